@@ -1,0 +1,152 @@
+"""Operator actions behind the CLI and the seed file: users, clients, schema checks."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from exeunt.config import Config
+from exeunt.registration import RegistrationError, build_client, check_chosen_secret
+from exeunt.runtime import utcnow
+from exeunt.security import hash_client_secret, hash_password, new_token, verify_client_secret, verify_password
+from exeunt.storage import clients as client_store
+from exeunt.storage import users as user_store
+from exeunt.storage.clients import ClientRecord
+from exeunt.storage.database import Database
+from exeunt.storage.migrations import current_revision, head_revision, upgrade
+
+
+class AdminError(Exception):
+    """An operator request that cannot be carried out; the message says why."""
+
+
+async def prepare_database(config: Config, *, migrate: bool | None = None) -> Database:
+    """Open the database, migrating it when asked (default: on SQLite only) or checking it is at head."""
+    db = Database(config.database_url, pool_size=config.db_pool_size, pool_timeout=config.db_pool_timeout)
+    if migrate is None:
+        migrate = db.is_sqlite
+    try:
+        if migrate:
+            await upgrade(db)
+            return db
+        current, head = await current_revision(db), head_revision()
+    except (OSError, SQLAlchemyError) as exc:
+        await db.dispose()
+        raise AdminError(f"cannot reach the database named by EXEUNT_DATABASE_URL: {exc}") from exc
+    if current != head:
+        await db.dispose()
+        raise AdminError(
+            f"the database schema is at {current or 'nothing'}, this exeunt needs {head}: run `exeunt migrate` first"
+        )
+    return db
+
+
+async def add_user(db: Database, username: str, password: str, *, email: str | None, name: str | None) -> None:
+    if not username or len(username) > 200 or any(c.isspace() for c in username):
+        raise AdminError("a username is 1 to 200 characters without spaces")
+    if len(password) < 8:
+        raise AdminError("a password must be at least 8 characters")
+    password_hash = hash_password(password)
+    async with db.write() as conn:
+        if await user_store.get_by_username(conn, username) is not None:
+            raise AdminError(f"user {username!r} exists already")
+        await user_store.add(conn, username=username, password_hash=password_hash, email=email, name=name, now=utcnow())
+
+
+async def add_client(db: Database, client: ClientRecord, secret: str | None) -> str | None:
+    """Register ``client``; returns the secret to show once (generated when none was chosen)."""
+    if client.is_public:
+        if secret:
+            raise AdminError("a public client has no secret")
+    else:
+        if secret:
+            check_chosen_secret(secret)
+        else:
+            secret = new_token(32)
+        client = replace(client, secret_hash=hash_client_secret(secret))
+    async with db.write() as conn:
+        if await client_store.get(conn, client.client_id) is not None:
+            raise AdminError(f"client {client.client_id!r} exists already")
+        await client_store.add(conn, client, now=utcnow())
+    return None if client.is_public else secret
+
+
+def _client_from_seed(entry: dict[str, Any]) -> tuple[ClientRecord, str | None]:
+    known = {
+        "client_id", "name", "secret", "public", "redirect_uris", "post_logout_redirect_uris",
+        "frontchannel_logout_uri", "frontchannel_logout_session_required", "backchannel_logout_uri",
+        "backchannel_logout_session_required", "token_endpoint_auth_method", "id_token_signed_response_alg",
+    }
+    unknown = set(entry) - known
+    if unknown:
+        raise AdminError(f"seed client {entry.get('client_id')!r} has unknown keys: {', '.join(sorted(unknown))}")
+    public = bool(entry.get("public", False))
+    secret = entry.get("secret")
+    if not public and not secret:
+        raise AdminError(f"seed client {entry.get('client_id')!r} is confidential and needs a secret")
+    if secret:
+        check_chosen_secret(secret)
+    record = build_client(
+        client_id=str(entry.get("client_id", "")),
+        name=entry.get("name"),
+        redirect_uris=entry.get("redirect_uris", []),
+        public=public,
+        token_endpoint_auth_method=entry.get("token_endpoint_auth_method"),
+        post_logout_redirect_uris=entry.get("post_logout_redirect_uris", []),
+        frontchannel_logout_uri=entry.get("frontchannel_logout_uri"),
+        frontchannel_logout_session_required=bool(entry.get("frontchannel_logout_session_required", False)),
+        backchannel_logout_uri=entry.get("backchannel_logout_uri"),
+        backchannel_logout_session_required=bool(entry.get("backchannel_logout_session_required", False)),
+        id_token_signed_response_alg=entry.get("id_token_signed_response_alg"),
+    )
+    return record, secret
+
+
+async def apply_seed(db: Database, path: Path) -> tuple[int, int]:
+    """Create or update the users and clients declared in a TOML file.  Running it twice changes
+    nothing the second time.  Returns (users, clients) written."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise AdminError(f"cannot read seed file {str(path)!r}: {exc}") from exc
+    try:
+        declared_clients = [_client_from_seed(e) for e in data.get("clients", [])]
+    except RegistrationError as exc:
+        raise AdminError(f"seed file {str(path)!r}: {exc}") from exc
+    written_users = written_clients = 0
+    now = utcnow()
+    async with db.write() as conn:
+        for entry in data.get("users", []):
+            username, password = entry.get("username"), entry.get("password")
+            if not username or not password:
+                raise AdminError(f"seed file {str(path)!r}: every user needs a username and a password")
+            existing = await user_store.get_by_username(conn, username)
+            email, name = entry.get("email"), entry.get("name")
+            if existing is None:
+                await user_store.add(conn, username=username, password_hash=hash_password(password),
+                                     email=email, name=name, now=now)
+                written_users += 1
+            elif (not verify_password(password, existing.password_hash)
+                  or (existing.email, existing.name) != (email, name)):
+                password_hash = (existing.password_hash if verify_password(password, existing.password_hash)
+                                 else hash_password(password))
+                await user_store.update_profile(conn, existing.id, password_hash=password_hash, email=email, name=name)
+                written_users += 1
+        for record, secret in declared_clients:
+            existing_client = await client_store.get(conn, record.client_id)
+            secret_hash = None
+            if secret:
+                keep = existing_client is not None and verify_client_secret(secret, existing_client.secret_hash)
+                secret_hash = existing_client.secret_hash if keep and existing_client else hash_client_secret(secret)
+            record = replace(record, secret_hash=secret_hash)
+            if existing_client is None:
+                await client_store.add(conn, record, now=now)
+                written_clients += 1
+            elif existing_client != record:
+                await client_store.replace(conn, record)
+                written_clients += 1
+    return written_users, written_clients

@@ -1,0 +1,270 @@
+"""The ``exeunt`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from exeunt import admin
+from exeunt.admin import AdminError
+from exeunt.config import Config, ConfigError, load_config
+from exeunt.registration import RegistrationError, build_client
+from exeunt.storage import clients as client_store
+from exeunt.storage import users as user_store
+from exeunt.storage.database import Database
+
+
+def _config(args: argparse.Namespace) -> Config:
+    host = getattr(args, "host", "127.0.0.1")
+    port = getattr(args, "port", 8000)
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    return load_config(default_issuer=f"http://{shown_host}:{port}")
+
+
+def _with_db(args: argparse.Namespace, action: Callable[[Database], Awaitable[int]]) -> int:
+    config = _config(args)
+
+    async def run() -> int:
+        db = await admin.prepare_database(config)
+        try:
+            return await action(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def _read_secret(prompt: str, from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass(prompt)
+    if getpass.getpass("Again: ") != first:
+        raise AdminError("the two entries differ")
+    return first
+
+
+# -- serve / migrate -------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from exeunt.web.app import create_app
+
+    config = _config(args)
+    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+    async def run() -> int:
+        db = await admin.prepare_database(config)
+        await db.dispose()
+        if config.seed_file:
+            seed_db = Database(config.database_url)
+            try:
+                users, clients = await admin.apply_seed(seed_db, config.seed_file)
+            finally:
+                await seed_db.dispose()
+            print(f"seed file {config.seed_file}: {users} users and {clients} clients written")
+        server = uvicorn.Server(uvicorn.Config(
+            create_app(config), host=args.host, port=args.port, log_level="warning", access_log=False,
+            server_header=False, proxy_headers=False, lifespan="on",
+        ))
+        banner = asyncio.create_task(_banner(server, config))
+        await server.serve()
+        banner.cancel()
+        return 0 if server.started else 1
+
+    return asyncio.run(run())
+
+
+async def _banner(server: Any, config: Config) -> None:
+    while not server.started:
+        await asyncio.sleep(0.05)
+    print(
+        f"exeunt is running: issuer {config.issuer}\n"
+        f"  discovery: {config.issuer}/.well-known/openid-configuration\n"
+        "  add a user:   exeunt users add alice\n"
+        "  add a client: exeunt clients add my-app --redirect-uri http://localhost:3000/callback\n"
+        "  (run them in this folder, with the same EXEUNT_* settings)",
+        flush=True,
+    )
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    config = _config(args)
+
+    async def run() -> int:
+        db = await admin.prepare_database(config, migrate=True)
+        await db.dispose()
+        print("database schema is up to date")
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    async def action(db: Database) -> int:
+        users, clients = await admin.apply_seed(db, Path(args.file))
+        print(f"{users} users and {clients} clients written")
+        return 0
+
+    return _with_db(args, action)
+
+
+# -- users ---------------------------------------------------------------------------
+def cmd_users_add(args: argparse.Namespace) -> int:
+    password = _read_secret("Password: ", args.password_stdin)
+
+    async def action(db: Database) -> int:
+        await admin.add_user(db, args.username, password, email=args.email, name=args.name)
+        print(f"user {args.username} added")
+        return 0
+
+    return _with_db(args, action)
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    async def action(db: Database) -> int:
+        async with db.read() as conn:
+            for user in await user_store.list_all(conn):
+                print(f"{user.username}\tsub={user.sub}\t{user.email or ''}\t{user.name or ''}")
+        return 0
+
+    return _with_db(args, action)
+
+
+def cmd_users_remove(args: argparse.Namespace) -> int:
+    async def action(db: Database) -> int:
+        async with db.write() as conn:
+            if not await user_store.remove(conn, args.username):
+                raise AdminError(f"no user {args.username!r}")
+        print(f"user {args.username} removed")
+        return 0
+
+    return _with_db(args, action)
+
+
+# -- clients -------------------------------------------------------------------------
+def cmd_clients_add(args: argparse.Namespace) -> int:
+    client = build_client(
+        client_id=args.client_id, name=args.name, redirect_uris=args.redirect_uri, public=args.public,
+        token_endpoint_auth_method=args.token_endpoint_auth_method,
+        post_logout_redirect_uris=args.post_logout_redirect_uri or [],
+        frontchannel_logout_uri=args.frontchannel_logout_uri,
+        frontchannel_logout_session_required=args.frontchannel_logout_session_required,
+        backchannel_logout_uri=args.backchannel_logout_uri,
+        backchannel_logout_session_required=args.backchannel_logout_session_required,
+        id_token_signed_response_alg=args.id_token_signed_response_alg,
+    )
+    chosen = sys.stdin.readline().rstrip("\r\n") if args.secret_stdin else None
+
+    async def action(db: Database) -> int:
+        secret = await admin.add_client(db, client, chosen)
+        print(f"client {client.client_id} added ({client.token_endpoint_auth_method})")
+        if secret and not chosen:
+            print(f"client_secret: {secret}\n(shown once; exeunt keeps only a hash)")
+        return 0
+
+    return _with_db(args, action)
+
+
+def cmd_clients_list(args: argparse.Namespace) -> int:
+    async def action(db: Database) -> int:
+        async with db.read() as conn:
+            for c in await client_store.list_all(conn):
+                print(f"{c.client_id}\t{c.name}\t{c.token_endpoint_auth_method}\t{' '.join(c.redirect_uris)}")
+        return 0
+
+    return _with_db(args, action)
+
+
+def cmd_clients_show(args: argparse.Namespace) -> int:
+    async def action(db: Database) -> int:
+        async with db.read() as conn:
+            client = await client_store.get(conn, args.client_id)
+        if client is None:
+            raise AdminError(f"no client {args.client_id!r}")
+        print(json.dumps(client.public_view(), indent=2))
+        return 0
+
+    return _with_db(args, action)
+
+
+def cmd_clients_remove(args: argparse.Namespace) -> int:
+    async def action(db: Database) -> int:
+        async with db.write() as conn:
+            if not await client_store.remove(conn, args.client_id):
+                raise AdminError(f"no client {args.client_id!r}")
+        print(f"client {args.client_id} removed")
+        return 0
+
+    return _with_db(args, action)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="exeunt", description="An OpenID Connect provider that signs people out everywhere.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the provider")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
+    seed = sub.add_parser("seed", help="create or update users and clients from a TOML file")
+    seed.add_argument("file")
+    seed.set_defaults(func=cmd_seed)
+
+    users = sub.add_parser("users", help="manage users").add_subparsers(dest="users_command", required=True)
+    add = users.add_parser("add", help="add a user (asks for the password)")
+    add.add_argument("username")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument("--email")
+    add.add_argument("--name")
+    add.set_defaults(func=cmd_users_add)
+    users.add_parser("list").set_defaults(func=cmd_users_list)
+    rm = users.add_parser("remove")
+    rm.add_argument("username")
+    rm.set_defaults(func=cmd_users_remove)
+
+    clients = sub.add_parser("clients", help="manage clients").add_subparsers(dest="clients_command", required=True)
+    cadd = clients.add_parser("add", help="register a client (prints a generated secret once)")
+    cadd.add_argument("client_id")
+    cadd.add_argument("--redirect-uri", action="append", required=True, metavar="URI")
+    cadd.add_argument("--public", action="store_true", help="a browser or native app: no secret, PKCE required")
+    cadd.add_argument("--token-endpoint-auth-method", choices=["client_secret_basic", "client_secret_post"])
+    cadd.add_argument("--post-logout-redirect-uri", action="append", metavar="URI")
+    cadd.add_argument("--frontchannel-logout-uri", metavar="URI")
+    cadd.add_argument("--frontchannel-logout-session-required", action="store_true")
+    cadd.add_argument("--backchannel-logout-uri", metavar="URI")
+    cadd.add_argument("--backchannel-logout-session-required", action="store_true")
+    cadd.add_argument("--id-token-signed-response-alg", choices=["RS256", "ES256"])
+    cadd.add_argument("--name")
+    cadd.add_argument("--secret-stdin", action="store_true", help="read a chosen secret (32+ characters) from stdin")
+    cadd.set_defaults(func=cmd_clients_add)
+    clients.add_parser("list").set_defaults(func=cmd_clients_list)
+    for verb, func in (("show", cmd_clients_show), ("remove", cmd_clients_remove)):
+        c = clients.add_parser(verb)
+        c.add_argument("client_id")
+        c.set_defaults(func=func)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ConfigError, AdminError, RegistrationError) as exc:
+        print(f"exeunt: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""What every long-running part of exeunt shares: settings, database, cookie key and signing keys."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+
+from exeunt.config import Config
+from exeunt.security import new_token
+from exeunt.storage import keys as key_store
+from exeunt.storage import secrets as secret_store
+from exeunt.storage.database import Database
+from exeunt.tokens.keys import KeyRing, new_key_record
+
+KEY_RING_TTL = 30.0  # seconds before another process's key rotation is noticed
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Runtime:
+    def __init__(self, config: Config, db: Database, secret_key: str, ring: KeyRing) -> None:
+        self.config = config
+        self.db = db
+        self.secret_key = secret_key
+        self._ring = ring
+        self._ring_loaded = time.monotonic()
+        self._ring_lock = asyncio.Lock()
+
+    @classmethod
+    async def start(cls, config: Config) -> Runtime:
+        """Open the database (already migrated), make sure a cookie key and a signing key exist."""
+        db = Database(config.database_url, pool_size=config.db_pool_size, pool_timeout=config.db_pool_timeout)
+        now = utcnow()
+        async with db.write() as conn:
+            secret = config.secret_key or await secret_store.get_or_create(
+                conn, "cookie_secret", new_token(48), now
+            )
+            records = await key_store.list_all(conn)
+            ring = cls._ring_from(config, records)
+            if ring.signing_key(config.signing_alg, now) is None:
+                await key_store.add(conn, new_key_record(config.signing_alg, now))
+                records = await key_store.list_all(conn)
+                ring = cls._ring_from(config, records)
+        return cls(config, db, secret, ring)
+
+    @staticmethod
+    def _ring_from(config: Config, records: list[key_store.KeyRecord]) -> KeyRing:
+        longest = max(config.id_token_lifetime, config.access_token_lifetime)
+        return KeyRing(records, publish_after_retire=timedelta(seconds=longest))
+
+    async def key_ring(self) -> KeyRing:
+        """The key ring, reloaded from the database at most every ``KEY_RING_TTL`` seconds."""
+        if time.monotonic() - self._ring_loaded > KEY_RING_TTL:
+            async with self._ring_lock:
+                if time.monotonic() - self._ring_loaded > KEY_RING_TTL:
+                    async with self.db.read() as conn:
+                        self._ring = self._ring_from(self.config, await key_store.list_all(conn))
+                    self._ring_loaded = time.monotonic()
+        return self._ring
+
+    async def close(self) -> None:
+        await self.db.dispose()

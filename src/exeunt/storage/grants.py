@@ -1,0 +1,90 @@
+"""Authorization codes and the access tokens issued for them.
+
+Codes and tokens are stored only as SHA-256 hashes; the plain values exist only on the wire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from exeunt.storage.models import AccessToken, AuthorizationCode
+
+codes = AuthorizationCode.__table__
+tokens = AccessToken.__table__
+
+
+@dataclass(frozen=True)
+class CodeRecord:
+    code_hash: str
+    client_id: str
+    sid: str
+    redirect_uri: str
+    scope: str
+    nonce: str | None
+    code_challenge: str | None
+    auth_time: datetime
+    created_at: datetime
+    expires_at: datetime
+    consumed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AccessTokenRecord:
+    token_hash: str
+    client_id: str
+    sid: str
+    user_id: int
+    scope: str
+    code_hash: str
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+async def add_code(conn: AsyncConnection, record: CodeRecord) -> None:
+    await conn.execute(insert(codes).values(**record.__dict__))
+
+
+async def consume_code(conn: AsyncConnection, code_hash: str, now: datetime) -> tuple[CodeRecord | None, bool]:
+    """Mark the code used.  Returns ``(record, first_use)``; ``record`` is None for an unknown code.
+
+    The conditional UPDATE makes single use hold even when two requests race with the same code.
+    """
+    result = await conn.execute(
+        update(codes).where(codes.c.code_hash == code_hash, codes.c.consumed_at.is_(None)).values(consumed_at=now)
+    )
+    row = (await conn.execute(select(codes).where(codes.c.code_hash == code_hash))).first()
+    if row is None:
+        return None, False
+    return CodeRecord(**row._mapping), result.rowcount == 1
+
+
+async def add_access_token(conn: AsyncConnection, record: AccessTokenRecord) -> None:
+    await conn.execute(insert(tokens).values(**record.__dict__))
+
+
+async def get_access_token(conn: AsyncConnection, token_hash: str) -> AccessTokenRecord | None:
+    row = (await conn.execute(select(tokens).where(tokens.c.token_hash == token_hash))).first()
+    return AccessTokenRecord(**row._mapping) if row else None
+
+
+async def revoke_tokens_of_code(conn: AsyncConnection, code_hash: str, now: datetime) -> int:
+    result = await conn.execute(
+        update(tokens).where(tokens.c.code_hash == code_hash, tokens.c.revoked_at.is_(None)).values(revoked_at=now)
+    )
+    return result.rowcount
+
+
+async def revoke_tokens_of_session(conn: AsyncConnection, sid: str, now: datetime) -> int:
+    result = await conn.execute(
+        update(tokens).where(tokens.c.sid == sid, tokens.c.revoked_at.is_(None)).values(revoked_at=now)
+    )
+    return result.rowcount
+
+
+async def purge_expired(conn: AsyncConnection, now: datetime) -> None:
+    await conn.execute(delete(codes).where(codes.c.expires_at < now))
+    await conn.execute(delete(tokens).where(tokens.c.expires_at < now))

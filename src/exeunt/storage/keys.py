@@ -1,0 +1,40 @@
+"""Signing keys (private PEMs).  Which key signs and which are published is decided in ``tokens.keys``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from exeunt.storage.models import SigningKey
+
+signing_keys = SigningKey.__table__
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    kid: str
+    alg: str
+    private_pem: str
+    created_at: datetime
+    signs_from: datetime
+    retired_at: datetime | None
+
+
+async def list_all(conn: AsyncConnection) -> list[KeyRecord]:
+    rows = await conn.execute(select(signing_keys).order_by(signing_keys.c.signs_from, signing_keys.c.kid))
+    return [KeyRecord(**r._mapping) for r in rows]
+
+
+async def add(conn: AsyncConnection, record: KeyRecord) -> None:
+    await conn.execute(insert(signing_keys).values(**record.__dict__))
+
+
+async def retire(conn: AsyncConnection, kid: str, now: datetime) -> bool:
+    result = await conn.execute(
+        update(signing_keys).where(signing_keys.c.kid == kid, signing_keys.c.retired_at.is_(None))
+        .values(retired_at=now)
+    )
+    return result.rowcount > 0

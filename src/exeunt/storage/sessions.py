@@ -1,0 +1,91 @@
+"""SSO sessions and the clients that took part in each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from exeunt.security import new_token
+from exeunt.storage.models import SessionParticipation, SsoSession
+
+sso_sessions = SsoSession.__table__
+participation = SessionParticipation.__table__
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    sid: str
+    user_id: int
+    sub: str
+    auth_time: datetime
+    created_at: datetime
+    last_active_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None
+
+    def is_live(self, now: datetime) -> bool:
+        return self.ended_at is None and now < self.expires_at
+
+
+@dataclass(frozen=True)
+class Participation:
+    client_id: str
+    first_code_at: datetime
+    last_code_at: datetime
+
+
+def _record(row: object) -> SessionRecord:
+    return SessionRecord(**row._mapping)  # type: ignore[attr-defined]
+
+
+async def create(conn: AsyncConnection, *, user_id: int, sub: str, now: datetime, lifetime: int) -> SessionRecord:
+    """A new session with a fresh ``sid`` (192 random bits): never reuse one across sign-ins."""
+    record = SessionRecord(
+        sid=new_token(24), user_id=user_id, sub=sub, auth_time=now, created_at=now, last_active_at=now,
+        expires_at=now + timedelta(seconds=lifetime), ended_at=None,
+    )
+    await conn.execute(sso_sessions.insert().values(**record.__dict__))
+    return record
+
+
+async def get(conn: AsyncConnection, sid: str) -> SessionRecord | None:
+    row = (await conn.execute(select(sso_sessions).where(sso_sessions.c.sid == sid))).first()
+    return _record(row) if row else None
+
+
+async def get_live(conn: AsyncConnection, sid: str, now: datetime) -> SessionRecord | None:
+    record = await get(conn, sid)
+    return record if record is not None and record.is_live(now) else None
+
+
+async def record_participation(conn: AsyncConnection, *, sid: str, client_id: str, now: datetime) -> None:
+    """Remember that ``client_id`` was issued a code in session ``sid`` (one row per pair)."""
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(participation).values(sid=sid, client_id=client_id, first_code_at=now, last_code_at=now)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[participation.c.sid, participation.c.client_id], set_={"last_code_at": now}
+    )
+    await conn.execute(stmt)
+    await conn.execute(update(sso_sessions).where(sso_sessions.c.sid == sid).values(last_active_at=now))
+
+
+async def participants(conn: AsyncConnection, sid: str) -> list[Participation]:
+    rows = await conn.execute(
+        select(participation.c.client_id, participation.c.first_code_at, participation.c.last_code_at)
+        .where(participation.c.sid == sid)
+        .order_by(participation.c.first_code_at, participation.c.client_id)
+    )
+    return [Participation(*r) for r in rows]
+
+
+async def mark_ended(conn: AsyncConnection, sid: str, now: datetime) -> bool:
+    """End a live session.  False when it had already ended (so only one caller ends it)."""
+    result = await conn.execute(
+        update(sso_sessions).where(sso_sessions.c.sid == sid, sso_sessions.c.ended_at.is_(None)).values(ended_at=now)
+    )
+    return result.rowcount == 1

@@ -1,0 +1,114 @@
+"""The key ring: which key signs now, which public keys the JWKS publishes, key generation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from exeunt.security import b64url
+from exeunt.storage.keys import KeyRecord
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+def generate_private_key(alg: str) -> PrivateKey:
+    if alg == "RS256":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if alg == "ES256":
+        return ec.generate_private_key(ec.SECP256R1())
+    raise ValueError(f"unsupported signing algorithm {alg}")
+
+
+def private_pem(key: PrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+def public_jwk(key: PrivateKey) -> dict[str, Any]:
+    if isinstance(key, rsa.RSAPrivateKey):
+        jwk: dict[str, Any] = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+        members = ("e", "kty", "n")
+    else:
+        jwk = ECAlgorithm.to_jwk(key.public_key(), as_dict=True)
+        members = ("crv", "kty", "x", "y")
+    jwk.pop("key_ops", None)  # we publish "use": "sig" instead (RFC 7517 §4.3: not both)
+    # RFC 7638 thumbprint: the required members, sorted, no whitespace.
+    canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
+    jwk["kid"] = b64url(hashlib.sha256(canonical.encode()).digest())
+    return jwk
+
+
+def new_key_record(alg: str, now: datetime, *, signs_from: datetime | None = None) -> KeyRecord:
+    key = generate_private_key(alg)
+    return KeyRecord(
+        kid=public_jwk(key)["kid"], alg=alg, private_pem=private_pem(key), created_at=now,
+        signs_from=signs_from or now, retired_at=None,
+    )
+
+
+@dataclass(frozen=True)
+class LoadedKey:
+    record: KeyRecord
+    private: PrivateKey
+    jwk: dict[str, Any]
+
+    @property
+    def kid(self) -> str:
+        return self.record.kid
+
+    @property
+    def alg(self) -> str:
+        return self.record.alg
+
+
+class KeyRing:
+    """Keys of this installation, loaded from storage.  Immutable; build a new one to refresh.
+
+    A key is published from its creation until ``publish_after_retire`` has passed since it was
+    retired (so tokens it signed still verify), and signs from ``signs_from`` until retired.
+    """
+
+    def __init__(self, records: list[KeyRecord], *, publish_after_retire: timedelta) -> None:
+        self._keys: dict[str, LoadedKey] = {}
+        for record in records:
+            private = serialization.load_pem_private_key(record.private_pem.encode(), password=None)
+            assert isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+            jwk = public_jwk(private)
+            jwk.update(kid=record.kid, alg=record.alg, use="sig")
+            self._keys[record.kid] = LoadedKey(record, private, jwk)
+        self._publish_after_retire = publish_after_retire
+
+    def published(self, now: datetime) -> list[LoadedKey]:
+        return [
+            k for k in self._keys.values()
+            if k.record.retired_at is None or now < k.record.retired_at + self._publish_after_retire
+        ]
+
+    def jwks(self, now: datetime) -> dict[str, Any]:
+        return {"keys": [k.jwk for k in self.published(now)]}
+
+    def signing_key(self, alg: str, now: datetime) -> LoadedKey | None:
+        """The newest unretired key for ``alg`` whose signing period has begun."""
+        ready = [
+            k for k in self._keys.values()
+            if k.alg == alg and k.record.retired_at is None and k.record.signs_from <= now
+        ]
+        return max(ready, key=lambda k: k.record.signs_from, default=None)
+
+    def verification_key(self, kid: str, now: datetime) -> LoadedKey | None:
+        key = self._keys.get(kid)
+        if key is None or key not in self.published(now):
+            return None
+        return key
+
+    @property
+    def algorithms(self) -> list[str]:
+        return sorted({k.alg for k in self._keys.values()})

@@ -1,0 +1,97 @@
+"""The ASGI application: routes, middleware, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from exeunt.config import Config
+from exeunt.paths import package_dir
+from exeunt.runtime import Runtime
+from exeunt.web.endpoints import authorize, discovery, home, login, token, userinfo
+from exeunt.web.endpoints.discovery import PATHS
+from exeunt.web.errors import NO_STORE, error_page
+from exeunt.web.middleware import AccessLog, Cors, SecurityHeaders
+from exeunt.web.provider import Provider
+
+log = logging.getLogger("exeunt")
+
+API_PATHS = {PATHS["token_endpoint"], PATHS["userinfo_endpoint"], PATHS["jwks_uri"], "/.well-known/openid-configuration"}
+
+
+def routes() -> list[Route | Mount]:
+    return [
+        Route("/", home.home),
+        Route("/healthz", home.healthz),
+        Route("/.well-known/openid-configuration", discovery.openid_configuration),
+        Route(PATHS["jwks_uri"], discovery.jwks),
+        Route(PATHS["authorization_endpoint"], authorize.authorize, methods=["GET", "POST"]),
+        Route("/login", login.login_form, methods=["GET"]),
+        Route("/login", login.login_submit, methods=["POST"]),
+        Route(PATHS["token_endpoint"], token.token, methods=["GET", "POST"]),
+        Route(PATHS["userinfo_endpoint"], userinfo.userinfo, methods=["GET", "POST"]),
+        Mount("/static", StaticFiles(directory=package_dir("templates") / "static"), name="static"),
+    ]
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if request.url.path in API_PATHS:
+        return JSONResponse({"error": "invalid_request", "error_description": exc.detail},
+                            status_code=exc.status_code, headers=NO_STORE)
+    titles = {404: "Page not found", 405: "Method not allowed"}
+    return error_page(request, titles.get(exc.status_code, "Request refused"), str(exc.detail), exc.status_code)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    if request.url.path in API_PATHS:
+        return JSONResponse({"error": "server_error", "error_description": "unexpected error"},
+                            status_code=500, headers=NO_STORE)
+    return Response("Something went wrong at the sign-in service. Please try again.\n", status_code=500,
+                    media_type="text/plain", headers=NO_STORE)
+
+
+def create_app(config: Config, *, runtime: Runtime | None = None) -> Starlette:
+    """The provider.  With ``runtime`` given, the caller owns it (tests, embedded use)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        rt = runtime or await Runtime.start(config)
+        provider = Provider(rt)
+        app.state.provider = provider
+        try:
+            yield
+        finally:
+            if runtime is None:
+                await rt.close()
+
+    async def cors_allowed(origin: str) -> bool:
+        provider: Provider = app.state.provider
+        return origin in await provider.redirect_origins()
+
+    app = Starlette(
+        routes=routes(),
+        lifespan=lifespan,
+        middleware=[
+            Middleware(AccessLog),
+            Middleware(SecurityHeaders),
+            Middleware(
+                Cors,
+                public_paths={"/.well-known/openid-configuration", PATHS["jwks_uri"]},
+                client_paths={PATHS["token_endpoint"], PATHS["userinfo_endpoint"]},
+                allowed=cors_allowed,
+            ),
+        ],
+        exception_handlers={HTTPException: _http_error, Exception: _unexpected},
+    )
+    return app

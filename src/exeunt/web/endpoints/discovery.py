@@ -1,0 +1,64 @@
+"""OpenID Connect Discovery 1.0 metadata and the JWKS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from exeunt.config import Config
+from exeunt.web.provider import Provider
+
+SCOPES = ["openid", "profile", "email"]
+CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "at_hash",
+          "name", "preferred_username", "email", "email_verified"]
+
+# Paths of every endpoint, in one place: discovery advertises these and the router mounts them.
+PATHS = {
+    "authorization_endpoint": "/authorize",
+    "token_endpoint": "/token",
+    "userinfo_endpoint": "/userinfo",
+    "jwks_uri": "/jwks",
+}
+
+
+def metadata(config: Config, algorithms: list[str]) -> dict[str, Any]:
+    urls = {name: config.url(path) for name, path in PATHS.items()}
+    return {
+        "issuer": config.issuer,
+        **urls,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": algorithms,
+        "scopes_supported": SCOPES,
+        "claims_supported": CLAIMS,
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "authorization_response_iss_parameter_supported": True,
+    }
+
+
+async def openid_configuration(request: Request) -> JSONResponse:
+    provider = Provider.of(request)
+    ring = await provider.runtime.key_ring()
+    algorithms = sorted(set(ring.algorithms) | {provider.config.signing_alg})
+    return JSONResponse(
+        metadata(provider.config, algorithms), headers={"Cache-Control": "public, max-age=300"}
+    )
+
+
+async def jwks(request: Request) -> JSONResponse:
+    provider = Provider.of(request)
+    ring = await provider.runtime.key_ring()
+    # Short cache: a rotated-in key must reach clients well before it starts signing.
+    return JSONResponse(
+        ring.jwks(provider.now()), headers={"Cache-Control": "public, max-age=300"},
+        media_type="application/jwk-set+json",
+    )

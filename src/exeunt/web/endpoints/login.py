@@ -1,0 +1,99 @@
+"""The sign-in form (GET) and its submission (POST)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from exeunt.security import dummy_password_hash, new_token, verify_password
+from exeunt.storage import sessions as session_store
+from exeunt.storage import users as user_store
+from exeunt.web.endpoints.authorize import (
+    AuthorizePageError,
+    AuthorizeRedirectError,
+    error_redirect,
+    issue_code,
+    validate,
+)
+from exeunt.web.errors import NO_STORE, error_page
+from exeunt.web.login_form import load_pending, render_login
+from exeunt.web.params import BadParameters, read_params
+from exeunt.web.provider import Provider
+
+log = logging.getLogger("exeunt.login")
+MAX_CREDENTIAL_LENGTH = 1024
+BAD_CREDENTIALS = "Incorrect username or password."
+
+
+async def login_form(request: Request) -> Response:
+    provider = Provider.of(request)
+    return render_login(provider, request, params=None)
+
+
+async def login_submit(request: Request) -> Response:
+    provider = Provider.of(request)
+    try:
+        form = await read_params(request, provider.config.max_body_bytes)
+    except BadParameters as exc:
+        return error_page(request, "Sign-in form could not be read", exc.description, exc.status)
+    if not provider.same_origin_post(request):
+        return error_page(request, "Sign-in refused",
+                          "This sign-in form was sent from another site. Open the sign-in page yourself.", 403)
+
+    blob = form.get("pending", "")
+    pending = load_pending(provider, blob) if blob else None
+    if blob and pending is None:
+        return error_page(request, "Sign-in page expired",
+                          "This sign-in page is too old. Go back to the application and start again.")
+    if not provider.csrf_ok("login", provider.cookies.read_login_binding(request), form.get("csrf")):
+        return render_login(provider, request, params=pending, status=400,
+                            message="This sign-in page expired. Please sign in again.")
+
+    req = None
+    if pending is not None:
+        try:
+            async with provider.db.read() as conn:
+                req = await validate(conn, pending)
+        except AuthorizePageError as exc:
+            return error_page(request, exc.title, exc.message)
+        except AuthorizeRedirectError as exc:
+            return error_redirect(provider, request, exc)
+    client_name = req.client.name if req else None
+
+    username = form.get("username", "").strip()
+    password = form.get("password", "")
+    if not username or not password:
+        return render_login(provider, request, params=pending, username=username, status=400,
+                            client_name=client_name, message="Enter your username and password.")
+    if len(username) > MAX_CREDENTIAL_LENGTH or len(password) > MAX_CREDENTIAL_LENGTH:
+        return render_login(provider, request, params=pending, status=401, client_name=client_name,
+                            message=BAD_CREDENTIALS)
+    async with provider.db.read() as conn:
+        user = await user_store.get_by_username(conn, username)
+    stored = user.password_hash if user else dummy_password_hash()
+    ok = await asyncio.to_thread(verify_password, password, stored)
+    if user is None or not ok:
+        log.info("sign-in failed")
+        return render_login(provider, request, params=pending, username=username, status=401,
+                            client_name=client_name, message=BAD_CREDENTIALS)
+
+    now = provider.now()
+    old_sid = provider.cookies.read_sid(request)
+    browser_state = new_token(16)  # Session Management: the state changes on every sign-in
+    async with provider.db.write() as conn:
+        if old_sid:
+            await session_store.mark_ended(conn, old_sid, now)
+        session = await session_store.create(
+            conn, user_id=user.id, sub=user.sub, now=now, lifetime=provider.config.session_lifetime
+        )
+        if req is not None:
+            response = await issue_code(provider, conn, req, session, browser_state)
+        else:
+            response = RedirectResponse("/", status_code=303, headers=NO_STORE)
+    provider.cookies.set_session(response, session.sid)
+    provider.cookies.set_browser_state(response, browser_state)
+    log.info("sign-in succeeded")
+    return response

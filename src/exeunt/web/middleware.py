@@ -1,0 +1,122 @@
+"""Pure ASGI middleware: security headers, CORS, and a last line of defence against 500 pages."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("exeunt.http")
+
+# No form-action: Chromium applies it to the redirect after a form POST, which would block the
+# 303 from the sign-in form to the client's redirect_uri.
+DEFAULT_CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+
+
+class SecurityHeaders:
+    """Every response gets anti-framing and sniffing protection unless the endpoint set its own CSP
+    (the logged-out page and the check_session iframe do)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if "content-security-policy" not in headers:
+                    headers["Content-Security-Policy"] = DEFAULT_CSP
+                    headers["X-Frame-Options"] = "DENY"
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                # same-origin: our URLs (which may carry hints) never leak to clients, and our own
+                # form POSTs still carry a real Origin header (no-referrer would make it "null").
+                headers.setdefault("Referrer-Policy", "same-origin")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+OriginCheck = Callable[[str], Awaitable[bool]]
+
+
+class Cors:
+    """CORS for browser clients.  ``public_paths`` answer any origin (discovery, JWKS);
+    ``client_paths`` answer the origins of registered redirect URIs (token, userinfo)."""
+
+    def __init__(self, app: ASGIApp, *, public_paths: set[str], client_paths: set[str], allowed: OriginCheck) -> None:
+        self.app = app
+        self.public_paths = public_paths
+        self.client_paths = client_paths
+        self.allowed = allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        origin = Headers(scope=scope).get("origin")
+        if origin is None or (path not in self.public_paths and path not in self.client_paths):
+            await self.app(scope, receive, send)
+            return
+        if path in self.public_paths:
+            allow = "*"
+        elif await self.allowed(origin):
+            allow = origin
+        else:
+            allow = None
+        if scope["method"] == "OPTIONS" and Headers(scope=scope).get("access-control-request-method"):
+            headers = [(b"vary", b"Origin"), (b"content-length", b"0")]
+            if allow:
+                headers += [
+                    (b"access-control-allow-origin", allow.encode("latin-1")),
+                    (b"access-control-allow-methods", b"GET, POST"),
+                    (b"access-control-allow-headers", b"Authorization, Content-Type"),
+                    (b"access-control-max-age", b"600"),
+                ]
+            await send({"type": "http.response.start", "status": 204 if allow else 403, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start" and allow:
+                headers = MutableHeaders(scope=message)
+                headers["Access-Control-Allow-Origin"] = allow
+                headers.add_vary_header("Origin")
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+
+class AccessLog:
+    """One line per request (method, path, status, milliseconds); never the query string, which
+    can carry codes and hints."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            log.info(
+                "%s %s %d %.1fms", scope["method"], scope["path"], status, (time.perf_counter() - started) * 1000
+            )

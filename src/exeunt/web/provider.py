@@ -1,0 +1,72 @@
+"""Per-app services the endpoints share (``request.app.state.provider``)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from starlette.requests import Request
+from starlette.templating import Jinja2Templates
+
+from exeunt.config import Config
+from exeunt.paths import package_dir
+from exeunt.runtime import Runtime, utcnow
+from exeunt.security import check_csrf, csrf_token
+from exeunt.storage import clients as client_store
+from exeunt.storage import sessions as session_store
+from exeunt.storage.database import Database
+from exeunt.storage.sessions import SessionRecord
+from exeunt.web.cookies import Cookies
+
+CORS_ORIGINS_TTL = 10.0
+
+
+class Provider:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.config: Config = runtime.config
+        self.db: Database = runtime.db
+        self.cookies = Cookies(runtime.config, runtime.secret_key)
+        self.templates = Jinja2Templates(directory=str(package_dir("templates")))
+        self.templates.env.globals["issuer"] = runtime.config.issuer
+        self._cors_origins: frozenset[str] = frozenset()
+        self._cors_loaded = float("-inf")
+
+    @staticmethod
+    def of(request: Request) -> Provider:
+        provider: Provider = request.app.state.provider
+        return provider
+
+    def now(self) -> datetime:
+        return utcnow()
+
+    async def current_session(self, request: Request) -> SessionRecord | None:
+        """The live SSO session named by the browser's cookie, if any."""
+        sid = self.cookies.read_sid(request)
+        if sid is None:
+            return None
+        async with self.db.read() as conn:
+            return await session_store.get_live(conn, sid, self.now())
+
+    def csrf(self, purpose: str, binding: str) -> str:
+        return csrf_token(self.runtime.secret_key, purpose, binding)
+
+    def csrf_ok(self, purpose: str, binding: str | None, token: str | None) -> bool:
+        return binding is not None and check_csrf(self.runtime.secret_key, purpose, binding, token)
+
+    def same_origin_post(self, request: Request) -> bool:
+        """False for a POST a browser marked as coming from another site (Origin / Sec-Fetch-Site)."""
+        origin = request.headers.get("origin")
+        if origin is not None and origin != client_store.origin_of(self.config.issuer):
+            return False  # includes "null" (sandboxed frames, opaque origins)
+        return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+
+    async def redirect_origins(self) -> frozenset[str]:
+        """Origins of every registered redirect URI (for CORS), cached briefly."""
+        if time.monotonic() - self._cors_loaded > CORS_ORIGINS_TTL:
+            async with self.db.read() as conn:
+                self._cors_origins = frozenset(
+                    o for c in await client_store.list_all(conn) for o in c.redirect_origins
+                )
+            self._cors_loaded = time.monotonic()
+        return self._cors_origins
