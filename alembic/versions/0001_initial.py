@@ -137,9 +137,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("code_hash", name=op.f("pk_authorization_codes")),
     )
-    op.create_index(
-        op.f("ix_authorization_codes_expires_at"), "authorization_codes", ["expires_at"], unique=False
-    )
+    op.create_index(op.f("ix_authorization_codes_expires_at"), "authorization_codes", ["expires_at"], unique=False)
     op.create_index(op.f("ix_authorization_codes_sid"), "authorization_codes", ["sid"], unique=False)
 
     op.create_table(

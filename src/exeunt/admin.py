@@ -77,9 +77,18 @@ async def add_client(db: Database, client: ClientRecord, secret: str | None) -> 
 
 def _client_from_seed(entry: dict[str, Any]) -> tuple[ClientRecord, str | None]:
     known = {
-        "client_id", "name", "secret", "public", "redirect_uris", "post_logout_redirect_uris",
-        "frontchannel_logout_uri", "frontchannel_logout_session_required", "backchannel_logout_uri",
-        "backchannel_logout_session_required", "token_endpoint_auth_method", "id_token_signed_response_alg",
+        "client_id",
+        "name",
+        "secret",
+        "public",
+        "redirect_uris",
+        "post_logout_redirect_uris",
+        "frontchannel_logout_uri",
+        "frontchannel_logout_session_required",
+        "backchannel_logout_uri",
+        "backchannel_logout_session_required",
+        "token_endpoint_auth_method",
+        "id_token_signed_response_alg",
     }
     unknown = set(entry) - known
     if unknown:
@@ -127,13 +136,19 @@ async def apply_seed(db: Database, path: Path) -> tuple[int, int]:
             existing = await user_store.get_by_username(conn, username)
             email, name = entry.get("email"), entry.get("name")
             if existing is None:
-                await user_store.add(conn, username=username, password_hash=hash_password(password),
-                                     email=email, name=name, now=now)
+                await user_store.add(
+                    conn, username=username, password_hash=hash_password(password), email=email, name=name, now=now
+                )
                 written_users += 1
-            elif (not verify_password(password, existing.password_hash)
-                  or (existing.email, existing.name) != (email, name)):
-                password_hash = (existing.password_hash if verify_password(password, existing.password_hash)
-                                 else hash_password(password))
+            elif not verify_password(password, existing.password_hash) or (existing.email, existing.name) != (
+                email,
+                name,
+            ):
+                password_hash = (
+                    existing.password_hash
+                    if verify_password(password, existing.password_hash)
+                    else hash_password(password)
+                )
                 await user_store.update_profile(conn, existing.id, password_hash=password_hash, email=email, name=name)
                 written_users += 1
         for record, secret in declared_clients:

@@ -70,10 +70,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             finally:
                 await seed_db.dispose()
             print(f"seed file {config.seed_file}: {users} users and {clients} clients written")
-        server = uvicorn.Server(uvicorn.Config(
-            create_app(config), host=args.host, port=args.port, log_level="warning", access_log=False,
-            server_header=False, proxy_headers=False, lifespan="on",
-        ))
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(config),
+                host=args.host,
+                port=args.port,
+                log_level="warning",
+                access_log=False,
+                server_header=False,
+                proxy_headers=False,
+                lifespan="on",
+            )
+        )
         banner = asyncio.create_task(_banner(server, config))
         await server.serve()
         banner.cancel()
@@ -152,7 +160,10 @@ def cmd_users_remove(args: argparse.Namespace) -> int:
 # -- clients -------------------------------------------------------------------------
 def cmd_clients_add(args: argparse.Namespace) -> int:
     client = build_client(
-        client_id=args.client_id, name=args.name, redirect_uris=args.redirect_uri, public=args.public,
+        client_id=args.client_id,
+        name=args.name,
+        redirect_uris=args.redirect_uri,
+        public=args.public,
         token_endpoint_auth_method=args.token_endpoint_auth_method,
         post_logout_redirect_uris=args.post_logout_redirect_uri or [],
         frontchannel_logout_uri=args.frontchannel_logout_uri,
@@ -207,7 +218,9 @@ def cmd_clients_remove(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="exeunt", description="An OpenID Connect provider that signs people out everywhere.")
+    p = argparse.ArgumentParser(
+        prog="exeunt", description="An OpenID Connect provider that signs people out everywhere."
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the provider")

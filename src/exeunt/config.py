@@ -33,27 +33,44 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("EXEUNT_ISSUER", "http://HOST:PORT of `exeunt serve`",
-            "Public base URL of the provider; every URL it publishes starts with it. Use https in production."),
-    Setting("EXEUNT_DATABASE_URL", "sqlite+aiosqlite:///./exeunt.db",
-            "SQLAlchemy URL: `sqlite+aiosqlite:///PATH` or `postgresql+asyncpg://USER@HOST/DB`."),
-    Setting("EXEUNT_SECRET_KEY", "generated on first start, kept in the database",
-            "Key for signing cookies and CSRF tokens, at least 32 characters; all instances must share it."),
-    Setting("EXEUNT_SESSION_LIFETIME", "43200",
-            "Seconds a single-sign-on session lasts after sign-in."),
+    Setting(
+        "EXEUNT_ISSUER",
+        "http://HOST:PORT of `exeunt serve`",
+        "Public base URL of the provider; every URL it publishes starts with it. Use https in production.",
+    ),
+    Setting(
+        "EXEUNT_DATABASE_URL",
+        "sqlite+aiosqlite:///./exeunt.db",
+        "SQLAlchemy URL: `sqlite+aiosqlite:///PATH` or `postgresql+asyncpg://USER@HOST/DB`.",
+    ),
+    Setting(
+        "EXEUNT_SECRET_KEY",
+        "generated on first start, kept in the database",
+        "Key for signing cookies and CSRF tokens, at least 32 characters; all instances must share it.",
+    ),
+    Setting("EXEUNT_SESSION_LIFETIME", "43200", "Seconds a single-sign-on session lasts after sign-in."),
     Setting("EXEUNT_SIGNING_ALG", "RS256", "id_token and logout-token signing algorithm: RS256 or ES256."),
     Setting("EXEUNT_ID_TOKEN_LIFETIME", "600", "Seconds an id_token is valid."),
     Setting("EXEUNT_ACCESS_TOKEN_LIFETIME", "3600", "Seconds an access token is valid."),
     Setting("EXEUNT_CODE_LIFETIME", "60", "Seconds an authorization code is valid (at most 60)."),
-    Setting("EXEUNT_LOGOUT_SKIP_CONFIRMATION", "false",
-            "`true` lets a valid id_token_hint for the current session skip the sign-out question "
-            "(the sign-out is still a POST)."),
-    Setting("EXEUNT_LOGOUT_WAIT", "5",
-            "Seconds the logged-out page waits for front-channel iframes (and the initiating client's "
-            "back-channel delivery) before following post_logout_redirect_uri."),
+    Setting(
+        "EXEUNT_LOGOUT_SKIP_CONFIRMATION",
+        "false",
+        "`true` lets a valid id_token_hint for the current session skip the sign-out question "
+        "(the sign-out is still a POST).",
+    ),
+    Setting(
+        "EXEUNT_LOGOUT_WAIT",
+        "5",
+        "Seconds the logged-out page waits for front-channel iframes (and the initiating client's "
+        "back-channel delivery) before following post_logout_redirect_uri.",
+    ),
     Setting("EXEUNT_MAX_BODY_BYTES", "65536", "Largest request body accepted; larger ones get 413."),
-    Setting("EXEUNT_SEED_FILE", "(none)",
-            "TOML file of users and clients loaded idempotently at start-up and by `exeunt seed`."),
+    Setting(
+        "EXEUNT_SEED_FILE",
+        "(none)",
+        "TOML file of users and clients loaded idempotently at start-up and by `exeunt seed`.",
+    ),
     Setting("EXEUNT_DB_POOL_SIZE", "10", "Database connections per process (PostgreSQL)."),
     Setting("EXEUNT_DB_POOL_TIMEOUT", "10", "Seconds to wait for a free database connection."),
     Setting("EXEUNT_LOG_LEVEL", "info", "debug, info, warning or error."),
@@ -152,15 +169,13 @@ def _issuer(raw: str) -> str:
 
 def _database_url(raw: str) -> str:
     name = "EXEUNT_DATABASE_URL"
-    if not (raw.startswith("sqlite+aiosqlite://") or raw.startswith("postgresql+asyncpg://")):
+    if not (raw.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://"))):
         hint = ""
         if raw.startswith("postgres"):
             hint = " (write postgresql+asyncpg:// for PostgreSQL)"
         elif raw.startswith("sqlite"):
             hint = " (write sqlite+aiosqlite:///path/to/file.db for SQLite)"
-        raise ConfigError(
-            f"{name} must start with sqlite+aiosqlite:// or postgresql+asyncpg:// (got {raw!r}){hint}."
-        )
+        raise ConfigError(f"{name} must start with sqlite+aiosqlite:// or postgresql+asyncpg:// (got {raw!r}){hint}.")
     return raw
 
 
@@ -168,7 +183,8 @@ def _secret_key(raw: str) -> str:
     if len(raw) < 32:
         raise ConfigError(
             "EXEUNT_SECRET_KEY must be at least 32 characters; generate one with "
-            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`, or unset it to have one kept in the database."
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`, "
+            "or unset it to have one kept in the database."
         )
     return raw
 
@@ -197,14 +213,20 @@ def load_config(environ: Mapping[str, str] | None = None, *, default_issuer: str
 
     seed = get("EXEUNT_SEED_FILE", Path, None)
     if seed is not None and not seed.is_file():
-        raise ConfigError(f"EXEUNT_SEED_FILE names {str(seed)!r}, which is not a readable file; fix the path or unset it.")
+        raise ConfigError(
+            f"EXEUNT_SEED_FILE names {str(seed)!r}, which is not a readable file; fix the path or unset it."
+        )
     return Config(
         issuer=get("EXEUNT_ISSUER", _issuer, default_issuer.rstrip("/")),
         database_url=get("EXEUNT_DATABASE_URL", _database_url, "sqlite+aiosqlite:///./exeunt.db"),
         secret_key=get("EXEUNT_SECRET_KEY", _secret_key, None),
-        session_lifetime=get("EXEUNT_SESSION_LIFETIME", lambda r: _int("EXEUNT_SESSION_LIFETIME", r, minimum=60), 43200),
+        session_lifetime=get(
+            "EXEUNT_SESSION_LIFETIME", lambda r: _int("EXEUNT_SESSION_LIFETIME", r, minimum=60), 43200
+        ),
         signing_alg=get("EXEUNT_SIGNING_ALG", lambda r: _choice("EXEUNT_SIGNING_ALG", r, SIGNING_ALGS), "RS256"),
-        id_token_lifetime=get("EXEUNT_ID_TOKEN_LIFETIME", lambda r: _int("EXEUNT_ID_TOKEN_LIFETIME", r, minimum=30), 600),
+        id_token_lifetime=get(
+            "EXEUNT_ID_TOKEN_LIFETIME", lambda r: _int("EXEUNT_ID_TOKEN_LIFETIME", r, minimum=30), 600
+        ),
         access_token_lifetime=get(
             "EXEUNT_ACCESS_TOKEN_LIFETIME", lambda r: _int("EXEUNT_ACCESS_TOKEN_LIFETIME", r, minimum=30), 3600
         ),
@@ -220,7 +242,8 @@ def load_config(environ: Mapping[str, str] | None = None, *, default_issuer: str
         db_pool_size=get("EXEUNT_DB_POOL_SIZE", lambda r: _int("EXEUNT_DB_POOL_SIZE", r, maximum=1000), 10),
         db_pool_timeout=get("EXEUNT_DB_POOL_TIMEOUT", lambda r: _float("EXEUNT_DB_POOL_TIMEOUT", r, minimum=0.1), 10.0),
         log_level=get(
-            "EXEUNT_LOG_LEVEL", lambda r: _choice("EXEUNT_LOG_LEVEL", r.lower(), ("debug", "info", "warning", "error")),
+            "EXEUNT_LOG_LEVEL",
+            lambda r: _choice("EXEUNT_LOG_LEVEL", r.lower(), ("debug", "info", "warning", "error")),
             "info",
         ),
     )

@@ -100,5 +100,6 @@ def build_client(
 def check_chosen_secret(secret: str) -> None:
     if len(secret) < MIN_CLIENT_SECRET_LENGTH:
         raise RegistrationError(
-            f"a client secret must be at least {MIN_CLIENT_SECRET_LENGTH} characters (leave it out to have one generated)"
+            f"a client secret must be at least {MIN_CLIENT_SECRET_LENGTH} characters "
+            "(leave it out to have one generated)"
         )

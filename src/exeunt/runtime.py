@@ -35,9 +35,7 @@ class Runtime:
         db = Database(config.database_url, pool_size=config.db_pool_size, pool_timeout=config.db_pool_timeout)
         now = utcnow()
         async with db.write() as conn:
-            secret = config.secret_key or await secret_store.get_or_create(
-                conn, "cookie_secret", new_token(48), now
-            )
+            secret = config.secret_key or await secret_store.get_or_create(conn, "cookie_secret", new_token(48), now)
             records = await key_store.list_all(conn)
             ring = cls._ring_from(config, records)
             if ring.signing_key(config.signing_alg, now) is None:

@@ -45,8 +45,13 @@ def verify_password(password: str, stored: str) -> bool:
         if scheme != "scrypt":
             return False
         digest = hashlib.scrypt(
-            password.encode(), salt=bytes.fromhex(salt_hex), n=int(n), r=int(r), p=int(p),
-            maxmem=_SCRYPT_MAXMEM, dklen=len(digest_hex) // 2,
+            password.encode(),
+            salt=bytes.fromhex(salt_hex),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            maxmem=_SCRYPT_MAXMEM,
+            dklen=len(digest_hex) // 2,
         )
     except (ValueError, TypeError):
         return False

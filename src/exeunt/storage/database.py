@@ -24,8 +24,7 @@ class Database:
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {}
         if not self.is_sqlite:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=pool_timeout,
-                          pool_pre_ping=True)
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=pool_timeout, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)

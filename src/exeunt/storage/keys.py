@@ -34,7 +34,8 @@ async def add(conn: AsyncConnection, record: KeyRecord) -> None:
 
 async def retire(conn: AsyncConnection, kid: str, now: datetime) -> bool:
     result = await conn.execute(
-        update(signing_keys).where(signing_keys.c.kid == kid, signing_keys.c.retired_at.is_(None))
+        update(signing_keys)
+        .where(signing_keys.c.kid == kid, signing_keys.c.retired_at.is_(None))
         .values(retired_at=now)
     )
     return result.rowcount > 0

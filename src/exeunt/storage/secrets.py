@@ -17,8 +17,6 @@ instance_secrets = InstanceSecret.__table__
 async def get_or_create(conn: AsyncConnection, name: str, make: str, now: datetime) -> str:
     """The stored value of ``name``; stores ``make`` first if there is none (the first process wins)."""
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    await conn.execute(
-        insert(instance_secrets).values(name=name, value=make, created_at=now).on_conflict_do_nothing()
-    )
+    await conn.execute(insert(instance_secrets).values(name=name, value=make, created_at=now).on_conflict_do_nothing())
     row = (await conn.execute(select(instance_secrets.c.value).where(instance_secrets.c.name == name))).one()
     return str(row.value)

@@ -46,8 +46,14 @@ def _record(row: object) -> SessionRecord:
 async def create(conn: AsyncConnection, *, user_id: int, sub: str, now: datetime, lifetime: int) -> SessionRecord:
     """A new session with a fresh ``sid`` (192 random bits): never reuse one across sign-ins."""
     record = SessionRecord(
-        sid=new_token(24), user_id=user_id, sub=sub, auth_time=now, created_at=now, last_active_at=now,
-        expires_at=now + timedelta(seconds=lifetime), ended_at=None,
+        sid=new_token(24),
+        user_id=user_id,
+        sub=sub,
+        auth_time=now,
+        created_at=now,
+        last_active_at=now,
+        expires_at=now + timedelta(seconds=lifetime),
+        ended_at=None,
     )
     await conn.execute(sso_sessions.insert().values(**record.__dict__))
     return record

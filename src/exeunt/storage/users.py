@@ -44,9 +44,9 @@ async def add(
 ) -> UserRecord:
     sub = uuid.uuid4().hex
     result = await conn.execute(
-        insert(users).values(
-            username=username, sub=sub, password_hash=password_hash, email=email, name=name, created_at=now
-        ).returning(users)
+        insert(users)
+        .values(username=username, sub=sub, password_hash=password_hash, email=email, name=name, created_at=now)
+        .returning(users)
     )
     return _record(result.one())
 

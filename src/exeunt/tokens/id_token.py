@@ -96,7 +96,12 @@ def verify_id_token_hint(token: str, ring: KeyRing, *, issuer: str, now: datetim
                 key.private.public_key(),
                 algorithms=[key.alg],
                 issuer=issuer,
-                options={"verify_exp": False, "verify_aud": False, "verify_iat": False, "require": ["iss", "sub", "aud"]},
+                options={
+                    "verify_exp": False,
+                    "verify_aud": False,
+                    "verify_iat": False,
+                    "require": ["iss", "sub", "aud"],
+                },
             )
             break
         except jwt.InvalidIssuerError as exc:
@@ -115,4 +120,6 @@ def verify_id_token_hint(token: str, ring: KeyRing, *, issuer: str, now: datetim
     sid = claims.get("sid")
     exp = claims.get("exp")
     expired = isinstance(exp, int | float) and exp < now.timestamp()
-    return HintClaims(client_id=client_id, sub=claims["sub"], sid=sid if isinstance(sid, str) else None, expired=expired)
+    return HintClaims(
+        client_id=client_id, sub=claims["sub"], sid=sid if isinstance(sid, str) else None, expired=expired
+    )

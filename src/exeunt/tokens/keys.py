@@ -49,8 +49,12 @@ def public_jwk(key: PrivateKey) -> dict[str, Any]:
 def new_key_record(alg: str, now: datetime, *, signs_from: datetime | None = None) -> KeyRecord:
     key = generate_private_key(alg)
     return KeyRecord(
-        kid=public_jwk(key)["kid"], alg=alg, private_pem=private_pem(key), created_at=now,
-        signs_from=signs_from or now, retired_at=None,
+        kid=public_jwk(key)["kid"],
+        alg=alg,
+        private_pem=private_pem(key),
+        created_at=now,
+        signs_from=signs_from or now,
+        retired_at=None,
     )
 
 
@@ -88,7 +92,8 @@ class KeyRing:
 
     def published(self, now: datetime) -> list[LoadedKey]:
         return [
-            k for k in self._keys.values()
+            k
+            for k in self._keys.values()
             if k.record.retired_at is None or now < k.record.retired_at + self._publish_after_retire
         ]
 
@@ -98,7 +103,8 @@ class KeyRing:
     def signing_key(self, alg: str, now: datetime) -> LoadedKey | None:
         """The newest unretired key for ``alg`` whose signing period has begun."""
         ready = [
-            k for k in self._keys.values()
+            k
+            for k in self._keys.values()
             if k.alg == alg and k.record.retired_at is None and k.record.signs_from <= now
         ]
         return max(ready, key=lambda k: k.record.signs_from, default=None)

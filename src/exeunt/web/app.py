@@ -25,7 +25,12 @@ from exeunt.web.provider import Provider
 
 log = logging.getLogger("exeunt")
 
-API_PATHS = {PATHS["token_endpoint"], PATHS["userinfo_endpoint"], PATHS["jwks_uri"], "/.well-known/openid-configuration"}
+API_PATHS = {
+    PATHS["token_endpoint"],
+    PATHS["userinfo_endpoint"],
+    PATHS["jwks_uri"],
+    "/.well-known/openid-configuration",
+}
 
 
 def routes() -> list[Route | Mount]:
@@ -46,8 +51,9 @@ def routes() -> list[Route | Mount]:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if request.url.path in API_PATHS:
-        return JSONResponse({"error": "invalid_request", "error_description": exc.detail},
-                            status_code=exc.status_code, headers=NO_STORE)
+        return JSONResponse(
+            {"error": "invalid_request", "error_description": exc.detail}, status_code=exc.status_code, headers=NO_STORE
+        )
     titles = {404: "Page not found", 405: "Method not allowed"}
     return error_page(request, titles.get(exc.status_code, "Request refused"), str(exc.detail), exc.status_code)
 
@@ -55,10 +61,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     if request.url.path in API_PATHS:
-        return JSONResponse({"error": "server_error", "error_description": "unexpected error"},
-                            status_code=500, headers=NO_STORE)
-    return Response("Something went wrong at the sign-in service. Please try again.\n", status_code=500,
-                    media_type="text/plain", headers=NO_STORE)
+        return JSONResponse(
+            {"error": "server_error", "error_description": "unexpected error"}, status_code=500, headers=NO_STORE
+        )
+    return Response(
+        "Something went wrong at the sign-in service. Please try again.\n",
+        status_code=500,
+        media_type="text/plain",
+        headers=NO_STORE,
+    )
 
 
 def create_app(config: Config, *, runtime: Runtime | None = None) -> Starlette:

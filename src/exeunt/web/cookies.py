@@ -61,8 +61,13 @@ class Cookies:
         # SameSite=None is needed for the iframe to see it inside an RP page, and browsers accept
         # that only with Secure; on an http issuer (development) Lax is all browsers allow.
         response.set_cookie(
-            BROWSER_STATE_COOKIE, value, max_age=BROWSER_STATE_MAX_AGE, path="/", httponly=False,
-            samesite="none" if self.secure else "lax", secure=self.secure,
+            BROWSER_STATE_COOKIE,
+            value,
+            max_age=BROWSER_STATE_MAX_AGE,
+            path="/",
+            httponly=False,
+            samesite="none" if self.secure else "lax",
+            secure=self.secure,
         )
         return value
 

@@ -117,6 +117,4 @@ class AccessLog:
         try:
             await self.app(scope, receive, record)
         finally:
-            log.info(
-                "%s %s %d %.1fms", scope["method"], scope["path"], status, (time.perf_counter() - started) * 1000
-            )
+            log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, (time.perf_counter() - started) * 1000)

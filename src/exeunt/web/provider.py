@@ -65,8 +65,6 @@ class Provider:
         """Origins of every registered redirect URI (for CORS), cached briefly."""
         if time.monotonic() - self._cors_loaded > CORS_ORIGINS_TTL:
             async with self.db.read() as conn:
-                self._cors_origins = frozenset(
-                    o for c in await client_store.list_all(conn) for o in c.redirect_origins
-                )
+                self._cors_origins = frozenset(o for c in await client_store.list_all(conn) for o in c.redirect_origins)
             self._cors_loaded = time.monotonic()
         return self._cors_origins

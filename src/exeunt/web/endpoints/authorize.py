@@ -40,15 +40,18 @@ class AuthorizePageError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
 class AuthorizeRedirectError(Exception):
     """Sent back to the (verified) redirect URI as ``error`` / ``error_description``."""
 
-    client: ClientRecord
-    redirect_uri: str
-    state: str | None
-    error: str
-    description: str
+    def __init__(
+        self, client: ClientRecord, redirect_uri: str, state: str | None, error: str, description: str
+    ) -> None:
+        super().__init__(f"{error}: {description}")
+        self.client = client
+        self.redirect_uri = redirect_uri
+        self.state = state
+        self.error = error
+        self.description = description
 
 
 @dataclass(frozen=True)
@@ -68,8 +71,10 @@ class AuthRequest:
 async def validate(conn: AsyncConnection, params: dict[str, str]) -> AuthRequest:
     client_id = params.get("client_id")
     if not client_id:
-        raise AuthorizePageError("Sign-in request is incomplete", "The application did not say who it is "
-                                 "(the client_id parameter is missing).")
+        raise AuthorizePageError(
+            "Sign-in request is incomplete",
+            "The application did not say who it is (the client_id parameter is missing).",
+        )
     if len(client_id) > 200:
         raise AuthorizePageError("Unknown application", "The client_id is not one registered here.")
     client = await client_store.get(conn, client_id)
@@ -77,12 +82,14 @@ async def validate(conn: AsyncConnection, params: dict[str, str]) -> AuthRequest
         raise AuthorizePageError("Unknown application", "The client_id is not one registered here.")
     redirect_uri = params.get("redirect_uri")
     if not redirect_uri:
-        raise AuthorizePageError("Sign-in request is incomplete",
-                                 "The application did not say where to return (redirect_uri is missing).")
+        raise AuthorizePageError(
+            "Sign-in request is incomplete", "The application did not say where to return (redirect_uri is missing)."
+        )
     if redirect_uri not in client.redirect_uris:
-        raise AuthorizePageError("Sign-in request refused",
-                                 "The redirect_uri is not registered for this application, so exeunt will not "
-                                 "send you there.")
+        raise AuthorizePageError(
+            "Sign-in request refused",
+            "The redirect_uri is not registered for this application, so exeunt will not send you there.",
+        )
 
     state = params.get("state")
 
@@ -134,9 +141,16 @@ async def validate(conn: AsyncConnection, params: dict[str, str]) -> AuthRequest
         if not S256_CHALLENGE.match(challenge):
             raise fail("invalid_request", "code_challenge must be 43 base64url characters")
     return AuthRequest(
-        client=client, redirect_uri=redirect_uri, state=state, scope=" ".join(dict.fromkeys(scopes)),
-        nonce=params.get("nonce"), code_challenge=challenge, prompt=prompt, max_age=max_age,
-        login_hint=params.get("login_hint"), params=params,
+        client=client,
+        redirect_uri=redirect_uri,
+        state=state,
+        scope=" ".join(dict.fromkeys(scopes)),
+        nonce=params.get("nonce"),
+        code_challenge=challenge,
+        prompt=prompt,
+        max_age=max_age,
+        login_hint=params.get("login_hint"),
+        params=params,
     )
 
 
@@ -148,12 +162,17 @@ def needs_login(req: AuthRequest, session: SessionRecord | None, now: datetime) 
 
 def error_redirect(provider: Provider, request: Request, err: AuthorizeRedirectError) -> Response:
     browser_state = provider.cookies.read_browser_state(request)
-    return redirect_with(err.redirect_uri, {
-        "error": err.error, "error_description": err.description, "state": err.state,
-        "iss": provider.config.issuer,
-        # Session Management §2: SHOULD be in error responses too (fresh salt each time).
-        "session_state": session_state(err.client.client_id, origin_of(err.redirect_uri), browser_state or ""),
-    })
+    return redirect_with(
+        err.redirect_uri,
+        {
+            "error": err.error,
+            "error_description": err.description,
+            "state": err.state,
+            "iss": provider.config.issuer,
+            # Session Management §2: SHOULD be in error responses too (fresh salt each time).
+            "session_state": session_state(err.client.client_id, origin_of(err.redirect_uri), browser_state or ""),
+        },
+    )
 
 
 async def issue_code(
@@ -162,16 +181,32 @@ async def issue_code(
     """Store a single-use code, record the client's participation, and redirect with the code."""
     now = provider.now()
     code = new_token(32)
-    await grants.add_code(conn, grants.CodeRecord(
-        code_hash=sha256_hex(code), client_id=req.client.client_id, sid=session.sid, redirect_uri=req.redirect_uri,
-        scope=req.scope, nonce=req.nonce, code_challenge=req.code_challenge, auth_time=session.auth_time,
-        created_at=now, expires_at=now + timedelta(seconds=provider.config.code_lifetime), consumed_at=None,
-    ))
+    await grants.add_code(
+        conn,
+        grants.CodeRecord(
+            code_hash=sha256_hex(code),
+            client_id=req.client.client_id,
+            sid=session.sid,
+            redirect_uri=req.redirect_uri,
+            scope=req.scope,
+            nonce=req.nonce,
+            code_challenge=req.code_challenge,
+            auth_time=session.auth_time,
+            created_at=now,
+            expires_at=now + timedelta(seconds=provider.config.code_lifetime),
+            consumed_at=None,
+        ),
+    )
     await session_store.record_participation(conn, sid=session.sid, client_id=req.client.client_id, now=now)
-    return redirect_with(req.redirect_uri, {
-        "code": code, "state": req.state, "iss": provider.config.issuer,
-        "session_state": session_state(req.client.client_id, origin_of(req.redirect_uri), browser_state),
-    })
+    return redirect_with(
+        req.redirect_uri,
+        {
+            "code": code,
+            "state": req.state,
+            "iss": provider.config.issuer,
+            "session_state": session_state(req.client.client_id, origin_of(req.redirect_uri), browser_state),
+        },
+    )
 
 
 async def authorize(request: Request) -> Response:
@@ -193,11 +228,20 @@ async def authorize(request: Request) -> Response:
 
     if needs_login(req, session, now):
         if "none" in req.prompt:
-            return error_redirect(provider, request, AuthorizeRedirectError(
-                req.client, req.redirect_uri, req.state, "login_required",
-                "the user is not signed in" if session is None else "the sign-in is older than max_age"))
-        return render_login(provider, request, params=params, username=req.login_hint or "",
-                            client_name=req.client.name)
+            return error_redirect(
+                provider,
+                request,
+                AuthorizeRedirectError(
+                    req.client,
+                    req.redirect_uri,
+                    req.state,
+                    "login_required",
+                    "the user is not signed in" if session is None else "the sign-in is older than max_age",
+                ),
+            )
+        return render_login(
+            provider, request, params=params, username=req.login_hint or "", client_name=req.client.name
+        )
     assert session is not None
     browser_state = provider.cookies.read_browser_state(request)
     missing_state = browser_state is None

@@ -11,8 +11,21 @@ from exeunt.config import Config
 from exeunt.web.provider import Provider
 
 SCOPES = ["openid", "profile", "email"]
-CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "at_hash",
-          "name", "preferred_username", "email", "email_verified"]
+CLAIMS = [
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "sid",
+    "at_hash",
+    "name",
+    "preferred_username",
+    "email",
+    "email_verified",
+]
 
 # Paths of every endpoint, in one place: discovery advertises these and the router mounts them.
 PATHS = {
@@ -49,9 +62,7 @@ async def openid_configuration(request: Request) -> JSONResponse:
     provider = Provider.of(request)
     ring = await provider.runtime.key_ring()
     algorithms = sorted(set(ring.algorithms) | {provider.config.signing_alg})
-    return JSONResponse(
-        metadata(provider.config, algorithms), headers={"Cache-Control": "public, max-age=300"}
-    )
+    return JSONResponse(metadata(provider.config, algorithms), headers={"Cache-Control": "public, max-age=300"})
 
 
 async def jwks(request: Request) -> JSONResponse:
@@ -59,6 +70,7 @@ async def jwks(request: Request) -> JSONResponse:
     ring = await provider.runtime.key_ring()
     # Short cache: a rotated-in key must reach clients well before it starts signing.
     return JSONResponse(
-        ring.jwks(provider.now()), headers={"Cache-Control": "public, max-age=300"},
+        ring.jwks(provider.now()),
+        headers={"Cache-Control": "public, max-age=300"},
         media_type="application/jwk-set+json",
     )

@@ -40,17 +40,23 @@ async def login_submit(request: Request) -> Response:
     except BadParameters as exc:
         return error_page(request, "Sign-in form could not be read", exc.description, exc.status)
     if not provider.same_origin_post(request):
-        return error_page(request, "Sign-in refused",
-                          "This sign-in form was sent from another site. Open the sign-in page yourself.", 403)
+        return error_page(
+            request,
+            "Sign-in refused",
+            "This sign-in form was sent from another site. Open the sign-in page yourself.",
+            403,
+        )
 
     blob = form.get("pending", "")
     pending = load_pending(provider, blob) if blob else None
     if blob and pending is None:
-        return error_page(request, "Sign-in page expired",
-                          "This sign-in page is too old. Go back to the application and start again.")
+        return error_page(
+            request, "Sign-in page expired", "This sign-in page is too old. Go back to the application and start again."
+        )
     if not provider.csrf_ok("login", provider.cookies.read_login_binding(request), form.get("csrf")):
-        return render_login(provider, request, params=pending, status=400,
-                            message="This sign-in page expired. Please sign in again.")
+        return render_login(
+            provider, request, params=pending, status=400, message="This sign-in page expired. Please sign in again."
+        )
 
     req = None
     if pending is not None:
@@ -66,19 +72,34 @@ async def login_submit(request: Request) -> Response:
     username = form.get("username", "").strip()
     password = form.get("password", "")
     if not username or not password:
-        return render_login(provider, request, params=pending, username=username, status=400,
-                            client_name=client_name, message="Enter your username and password.")
+        return render_login(
+            provider,
+            request,
+            params=pending,
+            username=username,
+            status=400,
+            client_name=client_name,
+            message="Enter your username and password.",
+        )
     if len(username) > MAX_CREDENTIAL_LENGTH or len(password) > MAX_CREDENTIAL_LENGTH:
-        return render_login(provider, request, params=pending, status=401, client_name=client_name,
-                            message=BAD_CREDENTIALS)
+        return render_login(
+            provider, request, params=pending, status=401, client_name=client_name, message=BAD_CREDENTIALS
+        )
     async with provider.db.read() as conn:
         user = await user_store.get_by_username(conn, username)
     stored = user.password_hash if user else dummy_password_hash()
     ok = await asyncio.to_thread(verify_password, password, stored)
     if user is None or not ok:
         log.info("sign-in failed")
-        return render_login(provider, request, params=pending, username=username, status=401,
-                            client_name=client_name, message=BAD_CREDENTIALS)
+        return render_login(
+            provider,
+            request,
+            params=pending,
+            username=username,
+            status=401,
+            client_name=client_name,
+            message=BAD_CREDENTIALS,
+        )
 
     now = provider.now()
     old_sid = provider.cookies.read_sid(request)

@@ -125,11 +125,19 @@ async def _exchange(
         if session is None:
             return invalid_grant("the sign-in session has ended").json()
         access_token = new_token(32)
-        await grants.add_access_token(conn, grants.AccessTokenRecord(
-            token_hash=sha256_hex(access_token), client_id=client.client_id, sid=record.sid,
-            user_id=session.user_id, scope=record.scope, code_hash=code_hash,
-            expires_at=now + timedelta(seconds=provider.config.access_token_lifetime), revoked_at=None,
-        ))
+        await grants.add_access_token(
+            conn,
+            grants.AccessTokenRecord(
+                token_hash=sha256_hex(access_token),
+                client_id=client.client_id,
+                sid=record.sid,
+                user_id=session.user_id,
+                scope=record.scope,
+                code_hash=code_hash,
+                expires_at=now + timedelta(seconds=provider.config.access_token_lifetime),
+                revoked_at=None,
+            ),
+        )
     ring = await provider.runtime.key_ring()
     key = ring.signing_key(client.id_token_signed_response_alg or provider.config.signing_alg, now)
     if key is None:
@@ -137,14 +145,24 @@ async def _exchange(
     if key is None:  # only possible if an operator retired every key without adding one
         return OAuthError("server_error", "no signing key is available", 500).json()
     id_token = mint_id_token(
-        key, issuer=provider.config.issuer, client_id=client.client_id, sub=session.sub, sid=session.sid,
-        auth_time=record.auth_time, nonce=record.nonce, access_token=access_token,
-        lifetime=provider.config.id_token_lifetime, now=now,
+        key,
+        issuer=provider.config.issuer,
+        client_id=client.client_id,
+        sub=session.sub,
+        sid=session.sid,
+        auth_time=record.auth_time,
+        nonce=record.nonce,
+        access_token=access_token,
+        lifetime=provider.config.id_token_lifetime,
+        now=now,
     )
-    return JSONResponse({
-        "access_token": access_token,
-        "token_type": "Bearer",
-        "expires_in": provider.config.access_token_lifetime,
-        "id_token": id_token,
-        "scope": record.scope,
-    }, headers=NO_STORE)
+    return JSONResponse(
+        {
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": provider.config.access_token_lifetime,
+            "id_token": id_token,
+            "scope": record.scope,
+        },
+        headers=NO_STORE,
+    )

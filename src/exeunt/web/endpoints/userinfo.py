@@ -48,4 +48,3 @@ async def userinfo(request: Request) -> Response:
         claims["email"] = user.email
         claims["email_verified"] = False
     return JSONResponse(claims, headers=NO_STORE)
-

@@ -1,0 +1,29 @@
+# The two commands of the README: `make run` and `make test`.  Everything else is a helper.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test install install-test lint bench clean
+
+$(BIN)/exeunt: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+install: $(BIN)/exeunt
+
+## Install and run the provider on the embedded default (SQLite file ./exeunt.db, port 8000).
+run: install
+	$(BIN)/exeunt serve
+
+## Install everything the tests need (Python packages, Debian's chromium, the npm test apps) and run them all.
+test:
+	bash scripts/test
+
+lint: install
+	$(BIN)/ruff check src tests alembic bench
+	$(BIN)/ruff format --check src tests alembic bench
+
+clean:
+	rm -rf $(VENV) test-artifacts .pytest_cache

@@ -1,0 +1,99 @@
+"""Storage: migrations match the models, and the repository functions keep their promises."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from exeunt.registration import build_client
+from exeunt.storage import clients, grants
+from exeunt.storage import sessions as session_store
+from exeunt.storage import users as user_store
+from exeunt.storage.database import Database
+from exeunt.storage.migrations import current_revision, head_revision
+from exeunt.storage.models import Base
+
+
+def run(url: str, action):  # type: ignore[no-untyped-def]
+    async def main():  # type: ignore[no-untyped-def]
+        db = Database(url)
+        try:
+            return await action(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(main())
+
+
+def test_migrations_reach_head_and_autogenerate_finds_no_drift(database_url: str) -> None:
+    async def check(db: Database) -> tuple[str | None, list[object]]:
+        async with db.engine.connect() as conn:
+            diff = await conn.run_sync(lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata))
+        return await current_revision(db), diff
+
+    revision, diff = run(database_url, check)
+    assert revision == head_revision()
+    assert diff == []
+
+
+def test_a_code_is_spent_exactly_once_under_concurrent_use(database_url: str) -> None:
+    now = datetime.now(UTC)
+
+    async def race(db: Database) -> list[bool]:
+        async with db.write() as conn:
+            user = await user_store.add(conn, username="u", password_hash="x", email=None, name=None, now=now)
+            session = await session_store.create(conn, user_id=user.id, sub=user.sub, now=now, lifetime=60)
+            await clients.add(
+                conn,
+                build_client(client_id="c", name=None, redirect_uris=["http://localhost/cb"], public=True),
+                now=now,
+            )
+            await grants.add_code(
+                conn,
+                grants.CodeRecord(
+                    code_hash="h",
+                    client_id="c",
+                    sid=session.sid,
+                    redirect_uri="http://localhost/cb",
+                    scope="openid",
+                    nonce=None,
+                    code_challenge=None,
+                    auth_time=now,
+                    created_at=now,
+                    expires_at=now,
+                    consumed_at=None,
+                ),
+            )
+
+        async def spend() -> bool:
+            async with db.write() as conn:
+                _, first = await grants.consume_code(conn, "h", now)
+                return first
+
+        return list(await asyncio.gather(*(spend() for _ in range(8))))
+
+    results = run(database_url, race)
+    assert results.count(True) == 1
+
+
+def test_participation_is_one_row_per_session_and_client(database_url: str) -> None:
+    async def scenario(db: Database) -> list[session_store.Participation]:
+        t0 = datetime(2026, 1, 1, tzinfo=UTC)
+        t1 = datetime(2026, 1, 1, 0, 5, tzinfo=UTC)
+        async with db.write() as conn:
+            user = await user_store.add(conn, username="u", password_hash="x", email=None, name=None, now=t0)
+            session = await session_store.create(conn, user_id=user.id, sub=user.sub, now=t0, lifetime=3600)
+            await clients.add(
+                conn, build_client(client_id="c", name=None, redirect_uris=["http://localhost/cb"], public=True), now=t0
+            )
+            await session_store.record_participation(conn, sid=session.sid, client_id="c", now=t0)
+            await session_store.record_participation(conn, sid=session.sid, client_id="c", now=t1)
+            return await session_store.participants(conn, session.sid)
+
+    rows = run(database_url, scenario)
+    assert len(rows) == 1
+    assert rows[0].first_code_at == datetime(2026, 1, 1, tzinfo=UTC)
+    assert rows[0].last_code_at == datetime(2026, 1, 1, 0, 5, tzinfo=UTC)

@@ -1,0 +1,67 @@
+"""A sign-in driven by a well-known OIDC client library (Authlib), not by our own helpers."""
+
+from __future__ import annotations
+
+import warnings
+
+import httpx
+import pytest
+
+from tests.support.flows import Browser, hidden_fields
+from tests.support.idp import PASSWORD, Idp
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # Authlib announces its own deprecations
+    from authlib.integrations.httpx_client import OAuth2Client
+    from authlib.jose import JsonWebKey, jwt
+    from authlib.oidc.core import CodeIDToken
+
+REDIRECT = "http://localhost:9/authlib/callback"
+
+
+@pytest.mark.parametrize("idp_settings", [{}, {"EXEUNT_SIGNING_ALG": "ES256"}], ids=["RS256", "ES256"])
+def test_authlib_client_signs_in_with_pkce_and_validates_the_id_token(idp_sqlite: Idp, browser: Browser) -> None:
+    idp = idp_sqlite
+    idp.add_user("alice")
+    secret = idp.add_client("authlib-app", [REDIRECT])
+    meta = httpx.get(idp.url("/.well-known/openid-configuration")).json()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Authlib announces its own deprecations
+        client = OAuth2Client(
+            "authlib-app",
+            secret,
+            scope="openid profile",
+            redirect_uri=REDIRECT,
+            code_challenge_method="S256",
+            token_endpoint_auth_method="client_secret_basic",
+        )
+        verifier = "v" * 20 + "erifier-long-enough-for-rfc7636-rules"
+        url, state = client.create_authorization_url(
+            meta["authorization_endpoint"], code_verifier=verifier, nonce="n-0S6_WzA2Mj"
+        )
+        login_page = browser.http.get(url)
+        assert login_page.status_code == 200
+        callback = browser.http.post(
+            idp.url("/login"),
+            headers={"Origin": idp.issuer},
+            data={**hidden_fields(login_page.text), "username": "alice", "password": PASSWORD},
+        )
+        assert callback.status_code == 303
+        token = client.fetch_token(
+            meta["token_endpoint"], authorization_response=callback.headers["location"], code_verifier=verifier
+        )
+        keys = JsonWebKey.import_key_set(httpx.get(meta["jwks_uri"]).json())
+        claims = jwt.decode(
+            token["id_token"],
+            keys,
+            claims_cls=CodeIDToken,
+            claims_options={"iss": {"essential": True, "value": idp.issuer}},
+            claims_params={"nonce": "n-0S6_WzA2Mj", "client_id": "authlib-app", "access_token": token["access_token"]},
+        )
+        claims.validate()
+        client.close()
+    assert state and claims["sid"]
+    assert claims["aud"] == "authlib-app"
+    info = httpx.get(meta["userinfo_endpoint"], headers={"Authorization": f"Bearer {token['access_token']}"})
+    assert info.json()["preferred_username"] == "alice"
