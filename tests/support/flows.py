@@ -131,3 +131,11 @@ def verify_id_token(idp: Idp, id_token: str, client_id: str, nonce: str | None =
     if nonce is not None:
         assert claims["nonce"] == nonce
     return claims
+
+
+def sign_out(browser: Browser, **params: str) -> tuple[httpx.Response, httpx.Response]:
+    """GET the end_session_endpoint, then press "Sign out" like a person: (question page, POST answer)."""
+    page = browser.http.get(browser.idp.url("/logout"), params=params)
+    fields = hidden_fields(page.text)
+    answer = browser.http.post(browser.idp.url("/logout/confirm"), data=fields, headers={"Origin": browser.idp.issuer})
+    return page, answer

@@ -154,3 +154,46 @@ class InstanceSecret(Base):
 
 
 Index("ix_sso_sessions_expires_at", SsoSession.expires_at)
+
+
+class Signout(Base):
+    """One sign-out: what the logged-out page and the status endpoint show.  ``id`` is unguessable."""
+
+    __tablename__ = "signouts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), index=True)
+    sub: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(20))
+    initiating_client_id: Mapped[str | None] = mapped_column(String(200))
+    post_logout_redirect_uri: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class BackchannelDelivery(Base):
+    """The outbox: one logout token to deliver to one client for one ended session."""
+
+    __tablename__ = "backchannel_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    signout_id: Mapped[str] = mapped_column(String(64), index=True)
+    client_id: Mapped[str] = mapped_column(String(200), index=True)
+    uri: Mapped[str] = mapped_column(Text)
+    sid: Mapped[str] = mapped_column(String(64))
+    sub: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    given_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# Due rows are found by this index: pending ones have a next_attempt_at, finished ones have NULL.
+Index("ix_backchannel_deliveries_due", BackchannelDelivery.next_attempt_at)

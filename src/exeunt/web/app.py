@@ -17,7 +17,17 @@ from starlette.staticfiles import StaticFiles
 from exeunt.config import Config
 from exeunt.paths import package_dir
 from exeunt.runtime import Runtime
-from exeunt.web.endpoints import authorize, discovery, home, login, token, userinfo
+from exeunt.web.endpoints import (
+    authorize,
+    check_session,
+    discovery,
+    end_session,
+    home,
+    login,
+    signout_status,
+    token,
+    userinfo,
+)
 from exeunt.web.endpoints.discovery import PATHS
 from exeunt.web.errors import NO_STORE, error_page
 from exeunt.web.middleware import AccessLog, Cors, SecurityHeaders
@@ -44,6 +54,12 @@ def routes() -> list[Route | Mount]:
         Route("/login", login.login_submit, methods=["POST"]),
         Route(PATHS["token_endpoint"], token.token, methods=["GET", "POST"]),
         Route(PATHS["userinfo_endpoint"], userinfo.userinfo, methods=["GET", "POST"]),
+        Route(PATHS["end_session_endpoint"], end_session.end_session_endpoint, methods=["GET", "POST"]),
+        Route("/logout/confirm", end_session.confirm, methods=["POST"]),
+        Route("/logout/done/{signout_id}", end_session.logged_out),
+        Route("/logout/status/{signout_id}", signout_status.signout_status),
+        Route(PATHS["check_session_iframe"], check_session.check_session_iframe),
+        Route("/session/check/origins", check_session.client_origins),
         Mount("/static", StaticFiles(directory=package_dir("templates") / "static"), name="static"),
     ]
 

@@ -33,6 +33,8 @@ PATHS = {
     "token_endpoint": "/token",
     "userinfo_endpoint": "/userinfo",
     "jwks_uri": "/jwks",
+    "end_session_endpoint": "/logout",
+    "check_session_iframe": "/session/check",
 }
 
 
@@ -55,6 +57,10 @@ def metadata(config: Config, algorithms: list[str]) -> dict[str, Any]:
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,
+        "frontchannel_logout_supported": True,
+        "frontchannel_logout_session_supported": True,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
     }
 
 

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from exeunt.security import dummy_password_hash, new_token, verify_password
+from exeunt.signout import end_session
 from exeunt.storage import sessions as session_store
 from exeunt.storage import users as user_store
 from exeunt.web.endpoints.authorize import (
@@ -105,8 +106,10 @@ async def login_submit(request: Request) -> Response:
     old_sid = provider.cookies.read_sid(request)
     browser_state = new_token(16)  # Session Management: the state changes on every sign-in
     async with provider.db.write() as conn:
-        if old_sid:
-            await session_store.mark_ended(conn, old_sid, now)
+        old = await session_store.get_live(conn, old_sid, now) if old_sid else None
+        if old is not None:
+            # The new sign-in replaces the browser's session: its clients are told it ended.
+            await end_session(conn, old, now=now, reason="replaced")
         session = await session_store.create(
             conn, user_id=user.id, sub=user.sub, now=now, lifetime=provider.config.session_lifetime
         )
