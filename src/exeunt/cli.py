@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import logging
+import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
+    class Server(uvicorn.Server):
+        """Signals are ours (below): uvicorn would re-raise SIGTERM after its graceful shutdown, and a
+        clean stop of exeunt, in-process worker finished, should exit 0."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
     async def run() -> int:
         db = await admin.prepare_database(config)
         await db.dispose()
@@ -82,6 +92,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 lifespan="on",
             )
         )
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, server.handle_exit, signum, None)
         banner = asyncio.create_task(_banner(server, config))
         await server.serve()
         banner.cancel()
@@ -101,6 +114,66 @@ async def _banner(server: Any, config: Config) -> None:
         "  (run them in this folder, with the same EXEUNT_* settings)",
         flush=True,
     )
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """The back-channel delivery worker on its own (pair with `exeunt serve --no-worker`)."""
+    from exeunt.delivery.worker import DeliveryWorker
+    from exeunt.runtime import Runtime
+
+    config = _config(args)
+    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    async def run() -> int:
+        db = await admin.prepare_database(config)
+        await db.dispose()
+        runtime = await Runtime.start(config)
+        worker = DeliveryWorker(runtime)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, lambda: asyncio.ensure_future(worker.stop()))
+        print(f"exeunt worker {worker.owner} delivering back-channel logout tokens for {config.issuer}", flush=True)
+        try:
+            await worker.run()
+        finally:
+            await runtime.close()
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_deliveries(args: argparse.Namespace) -> int:
+    from exeunt.storage import deliveries as outbox
+
+    async def action(db: Database) -> int:
+        async with db.read() as conn:
+            rows = await outbox.list_deliveries(conn, pending=args.pending, failed=args.failed, client_id=args.client)
+        print("id\tclient\tstate\tattempts\tcreated\tlast status/error\turi")
+        for r in rows:
+            last = r.last_error or (str(r.last_status) if r.last_status else "")
+            print(f"{r.id}\t{r.client_id}\t{r.state}\t{r.attempts}\t{r.created_at:%Y-%m-%d %H:%M:%S}\t{last}\t{r.uri}")
+        return 0
+
+    return _with_db(args, action)
+
+
+def cmd_deliveries_retry(args: argparse.Namespace) -> int:
+    from exeunt.runtime import utcnow
+    from exeunt.storage import deliveries as outbox
+
+    if args.id is None and not args.all_failed:
+        raise AdminError("name a delivery id, or use --all-failed")
+
+    async def action(db: Database) -> int:
+        async with db.write() as conn:
+            count = await outbox.requeue(conn, now=utcnow(), delivery_id=None if args.all_failed else args.id)
+            await outbox.notify_new_rows(conn)
+        if count == 0:
+            raise AdminError("nothing to retry: no given-up delivery matched")
+        print(f"{count} deliveries queued again")
+        return 0
+
+    return _with_db(args, action)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -226,7 +299,22 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the provider")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--no-worker", action="store_true", help="deliver back-channel tokens in `exeunt worker` instead"
+    )
     serve.set_defaults(func=cmd_serve)
+    sub.add_parser("worker", help="run the back-channel delivery worker").set_defaults(func=cmd_worker)
+
+    dl = sub.add_parser("deliveries", help="list back-channel notifications, or retry given-up ones")
+    dl.add_argument("--pending", action="store_true", help="only those still being delivered")
+    dl.add_argument("--failed", action="store_true", help="only those given up")
+    dl.add_argument("--client", metavar="CLIENT_ID")
+    dl.set_defaults(func=cmd_deliveries)
+    dl_sub = dl.add_subparsers(dest="deliveries_command")
+    retry = dl_sub.add_parser("retry", help="queue given-up deliveries again")
+    retry.add_argument("id", nargs="?", type=int)
+    retry.add_argument("--all-failed", action="store_true")
+    retry.set_defaults(func=cmd_deliveries_retry)
 
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
     seed = sub.add_parser("seed", help="create or update users and clients from a TOML file")

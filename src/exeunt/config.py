@@ -65,6 +65,28 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds the logged-out page waits for front-channel iframes (and the initiating client's "
         "back-channel delivery) before following post_logout_redirect_uri.",
     ),
+    Setting(
+        "EXEUNT_BACKCHANNEL_TIMEOUT",
+        "5",
+        "Seconds one back-channel POST may take in all (connect, send, answer) before it counts as failed.",
+    ),
+    Setting(
+        "EXEUNT_BACKCHANNEL_MAX_AGE", "86400", "Seconds a back-channel notification is retried before it is given up."
+    ),
+    Setting("EXEUNT_BACKCHANNEL_CONCURRENCY", "128", "Back-channel POSTs in flight at once, per worker."),
+    Setting("EXEUNT_BACKCHANNEL_PER_HOST", "8", "Back-channel POSTs in flight at once to one host, per worker."),
+    Setting(
+        "EXEUNT_BACKCHANNEL_ALLOW_PRIVATE",
+        "true when the issuer is on loopback, else false",
+        "Whether back-channel URIs may reach loopback and private addresses (checked on the address "
+        "actually connected).",
+    ),
+    Setting("EXEUNT_LOGOUT_TOKEN_LIFETIME", "120", "Seconds a logout token is valid (its exp)."),
+    Setting(
+        "EXEUNT_LOGOUT_TOKEN_TYP",
+        "logout+jwt",
+        "JOSE typ header of logout tokens: logout+jwt, or JWT for clients that reject explicit typing.",
+    ),
     Setting("EXEUNT_MAX_BODY_BYTES", "65536", "Largest request body accepted; larger ones get 413."),
     Setting(
         "EXEUNT_SEED_FILE",
@@ -92,6 +114,13 @@ class Config:
     logout_skip_confirmation: bool = False
     logout_wait: float = 5.0
     max_body_bytes: int = 65536
+    backchannel_timeout: float = 5.0
+    backchannel_max_age: int = 86400
+    backchannel_concurrency: int = 128
+    backchannel_per_host: int = 8
+    backchannel_allow_private: bool = False
+    logout_token_lifetime: int = 120
+    logout_token_typ: str = "logout+jwt"
     seed_file: Path | None = None
     db_pool_size: int = 10
     db_pool_timeout: float = 10.0
@@ -100,10 +129,6 @@ class Config:
     @property
     def secure_cookies(self) -> bool:
         return self.issuer.startswith("https://")
-
-    @property
-    def issuer_on_loopback(self) -> bool:
-        return is_loopback_host(urlsplit(self.issuer).hostname or "")
 
     def url(self, path: str) -> str:
         """An absolute URL under the issuer (``path`` starts with ``/``)."""
@@ -216,8 +241,9 @@ def load_config(environ: Mapping[str, str] | None = None, *, default_issuer: str
         raise ConfigError(
             f"EXEUNT_SEED_FILE names {str(seed)!r}, which is not a readable file; fix the path or unset it."
         )
+    issuer = get("EXEUNT_ISSUER", _issuer, default_issuer.rstrip("/"))
     return Config(
-        issuer=get("EXEUNT_ISSUER", _issuer, default_issuer.rstrip("/")),
+        issuer=issuer,
         database_url=get("EXEUNT_DATABASE_URL", _database_url, "sqlite+aiosqlite:///./exeunt.db"),
         secret_key=get("EXEUNT_SECRET_KEY", _secret_key, None),
         session_lifetime=get(
@@ -237,6 +263,35 @@ def load_config(environ: Mapping[str, str] | None = None, *, default_issuer: str
         logout_wait=get("EXEUNT_LOGOUT_WAIT", lambda r: _float("EXEUNT_LOGOUT_WAIT", r, maximum=60), 5.0),
         max_body_bytes=get(
             "EXEUNT_MAX_BODY_BYTES", lambda r: _int("EXEUNT_MAX_BODY_BYTES", r, minimum=4096, maximum=10_000_000), 65536
+        ),
+        backchannel_timeout=get(
+            "EXEUNT_BACKCHANNEL_TIMEOUT",
+            lambda r: _float("EXEUNT_BACKCHANNEL_TIMEOUT", r, minimum=0.1, maximum=60),
+            5.0,
+        ),
+        backchannel_max_age=get(
+            "EXEUNT_BACKCHANNEL_MAX_AGE", lambda r: _int("EXEUNT_BACKCHANNEL_MAX_AGE", r, minimum=1), 86400
+        ),
+        backchannel_concurrency=get(
+            "EXEUNT_BACKCHANNEL_CONCURRENCY", lambda r: _int("EXEUNT_BACKCHANNEL_CONCURRENCY", r, maximum=10000), 128
+        ),
+        backchannel_per_host=get(
+            "EXEUNT_BACKCHANNEL_PER_HOST", lambda r: _int("EXEUNT_BACKCHANNEL_PER_HOST", r, maximum=10000), 8
+        ),
+        backchannel_allow_private=get(
+            "EXEUNT_BACKCHANNEL_ALLOW_PRIVATE",
+            lambda r: _bool("EXEUNT_BACKCHANNEL_ALLOW_PRIVATE", r),
+            is_loopback_host(urlsplit(issuer).hostname or ""),
+        ),
+        logout_token_lifetime=get(
+            "EXEUNT_LOGOUT_TOKEN_LIFETIME",
+            lambda r: _int("EXEUNT_LOGOUT_TOKEN_LIFETIME", r, minimum=10, maximum=3600),
+            120,
+        ),
+        logout_token_typ=get(
+            "EXEUNT_LOGOUT_TOKEN_TYP",
+            lambda r: _choice("EXEUNT_LOGOUT_TOKEN_TYP", r, ("logout+jwt", "JWT")),
+            "logout+jwt",
         ),
         seed_file=seed,
         db_pool_size=get("EXEUNT_DB_POOL_SIZE", lambda r: _int("EXEUNT_DB_POOL_SIZE", r, maximum=1000), 10),

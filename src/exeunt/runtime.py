@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from exeunt.config import Config
@@ -28,6 +29,7 @@ class Runtime:
         self._ring = ring
         self._ring_loaded = time.monotonic()
         self._ring_lock = asyncio.Lock()
+        self._outbox_listeners: list[Callable[[], None]] = []
 
     @classmethod
     async def start(cls, config: Config) -> Runtime:
@@ -58,6 +60,15 @@ class Runtime:
                         self._ring = self._ring_from(self.config, await key_store.list_all(conn))
                     self._ring_loaded = time.monotonic()
         return self._ring
+
+    def on_outbox(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` whenever this process adds outbox rows; returns the unsubscribe function."""
+        self._outbox_listeners.append(callback)
+        return lambda: self._outbox_listeners.remove(callback)
+
+    def outbox_changed(self) -> None:
+        for callback in list(self._outbox_listeners):
+            callback()
 
     async def close(self) -> None:
         await self.db.dispose()

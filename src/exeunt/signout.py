@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exeunt.security import new_token
 from exeunt.storage import clients as client_store
+from exeunt.storage import deliveries as outbox
 from exeunt.storage import grants
 from exeunt.storage import sessions as session_store
 from exeunt.storage import signouts as signout_store
@@ -28,6 +29,7 @@ SIGNOUT_PAGE_LIFETIME = timedelta(minutes=15)
 class EndedSession:
     signout: SignoutRecord
     participants: list[ClientRecord]  # in the order they joined the session
+    notifications: int  # back-channel outbox rows written
 
 
 async def end_session(
@@ -59,7 +61,8 @@ async def end_session(
         expires_at=now + SIGNOUT_PAGE_LIFETIME,
     )
     await signout_store.add(conn, signout)
-    await signout_store.enqueue_deliveries(
-        conn, signout, [(c.client_id, c.backchannel_logout_uri) for c in participants if c.backchannel_logout_uri], now
-    )
-    return EndedSession(signout, participants)
+    targets = [(c.client_id, c.backchannel_logout_uri) for c in participants if c.backchannel_logout_uri]
+    await signout_store.enqueue_deliveries(conn, signout, targets, now)
+    if targets:
+        await outbox.notify_new_rows(conn)
+    return EndedSession(signout, participants, notifications=len(targets))

@@ -198,6 +198,7 @@ class RecordingRp:
                 body=body,
                 content_type=request.headers.get("content-type"),
                 attempt=state.calls,
+                query=dict(request.query_params),
                 mode=mode,
             )
             if mode == "hang":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from exeunt.config import Config
+from exeunt.delivery.worker import DeliveryWorker
 from exeunt.paths import package_dir
 from exeunt.runtime import Runtime
 from exeunt.web.endpoints import (
@@ -88,17 +90,24 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_app(config: Config, *, runtime: Runtime | None = None) -> Starlette:
-    """The provider.  With ``runtime`` given, the caller owns it (tests, embedded use)."""
+def create_app(config: Config, *, runtime: Runtime | None = None, run_worker: bool = True) -> Starlette:
+    """The provider.  With ``runtime`` given, the caller owns it (tests, embedded use).  With
+    ``run_worker`` the back-channel delivery worker runs inside this process."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         rt = runtime or await Runtime.start(config)
         provider = Provider(rt)
         app.state.provider = provider
+        worker = DeliveryWorker(rt) if run_worker else None
+        app.state.worker = worker
+        worker_task = asyncio.create_task(worker.run()) if worker else None
         try:
             yield
         finally:
+            if worker is not None and worker_task is not None:
+                await worker.stop()
+                await worker_task
             if runtime is None:
                 await rt.close()
 

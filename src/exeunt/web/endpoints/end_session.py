@@ -252,6 +252,8 @@ async def _sign_out(provider: Provider, session: SessionRecord, req: LogoutReque
             post_logout_redirect_uri=req.post_logout_redirect_uri,
             state=req.state,
         )
+    if ended is not None and ended.notifications:
+        provider.runtime.outbox_changed()  # wake this process's worker now; others hear NOTIFY
     if ended is None:  # another tab signed out a moment earlier
         response: Response = RedirectResponse("/logout", status_code=303, headers=NO_STORE)
     else:

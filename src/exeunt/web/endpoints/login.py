@@ -107,9 +107,10 @@ async def login_submit(request: Request) -> Response:
     browser_state = new_token(16)  # Session Management: the state changes on every sign-in
     async with provider.db.write() as conn:
         old = await session_store.get_live(conn, old_sid, now) if old_sid else None
+        replaced = None
         if old is not None:
             # The new sign-in replaces the browser's session: its clients are told it ended.
-            await end_session(conn, old, now=now, reason="replaced")
+            replaced = await end_session(conn, old, now=now, reason="replaced")
         session = await session_store.create(
             conn, user_id=user.id, sub=user.sub, now=now, lifetime=provider.config.session_lifetime
         )
@@ -117,6 +118,8 @@ async def login_submit(request: Request) -> Response:
             response = await issue_code(provider, conn, req, session, browser_state)
         else:
             response = RedirectResponse("/", status_code=303, headers=NO_STORE)
+    if replaced is not None and replaced.notifications:
+        provider.runtime.outbox_changed()
     provider.cookies.set_session(response, session.sid)
     provider.cookies.set_browser_state(response, browser_state)
     log.info("sign-in succeeded")

@@ -1,0 +1,310 @@
+"""The back-channel delivery worker: reads the outbox, POSTs logout tokens, records outcomes.
+
+Runs inside ``exeunt serve`` (default) or alone as ``exeunt worker``; several may share a
+PostgreSQL database.  Each row is leased before it is sent, so no two workers send it at once.
+Delivery is at-least-once: a worker that dies after sending but before recording leaves the row
+to be sent again when its lease runs out.  Clients de-duplicate by ``jti`` or by (``sid``, client).
+
+Outcomes (BCL §2.8 plus our policy):
+  200, 204 (any 2xx)           → delivered
+  400 and other 4xx            → given up at once (the client rejected the token)
+  408, 429, 3xx, 5xx, network  → retried with exponential backoff and jitter, honouring Retry-After,
+  errors and timeouts            until EXEUNT_BACKCHANNEL_MAX_AGE, then given up
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy.engine import make_url
+
+from exeunt.config import Config
+from exeunt.delivery.transport import AddressNotAllowed, delivery_client
+from exeunt.runtime import Runtime, utcnow
+from exeunt.security import new_token
+from exeunt.storage import clients as client_store
+from exeunt.storage import deliveries as outbox
+from exeunt.storage.clients import ClientRecord
+from exeunt.storage.deliveries import Outcome
+from exeunt.storage.signouts import DeliveryRecord
+from exeunt.tokens.logout_token import mint_logout_token
+
+log = logging.getLogger("exeunt.backchannel")
+
+SAFETY_POLL = 2.0  # seconds between outbox reads when nothing woke the worker
+CLAIM_BATCH = 500
+BODY_CAP = 4096
+FIRST_RETRY = 1.0
+LONGEST_RETRY = 600.0
+
+
+def retry_delay(attempts: int) -> float:
+    """Exponential backoff with jitter: about 1 s after the first failure, doubling, at most 10 min."""
+    ceiling = min(LONGEST_RETRY, FIRST_RETRY * 2 ** max(0, attempts - 1))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def retry_after(response: httpx.Response, now: datetime) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return min(float(value), 3600.0)
+    with contextlib.suppress(TypeError, ValueError):
+        return min(max(0.0, (parsedate_to_datetime(value) - now).total_seconds()), 3600.0)
+    return None
+
+
+class DeliveryWorker:
+    def __init__(self, runtime: Runtime, *, owner: str | None = None) -> None:
+        self.runtime = runtime
+        self.config: Config = runtime.config
+        self.owner = owner or f"{socket.gethostname()[:20]}-{os.getpid()}-{new_token(4)}"
+        self.lease = timedelta(seconds=max(10.0, 2 * self.config.backchannel_timeout + 5))
+        self.heartbeat = time.monotonic()
+        self.on_outcome: list[Callable[[DeliveryRecord, Outcome, float], None]] = []
+        self._wake = asyncio.Event()
+        self._results_ready = asyncio.Event()
+        self._results: list[Outcome] = []
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._per_host: dict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(self.config.backchannel_per_host)
+        )
+        self._stopping = asyncio.Event()
+        self._http: httpx.AsyncClient | None = None
+        self._listener: object | None = None
+        self._listener_tried = 0.0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- main loop -----------------------------------------------------------------------
+    async def run(self) -> None:
+        """Deliver until ``stop()``; then finish in-flight deliveries (bounded) and release leases."""
+        self._http = delivery_client(
+            allow_private=self.config.backchannel_allow_private,
+            timeout=self.config.backchannel_timeout,
+            max_connections=self.config.backchannel_concurrency,
+            max_per_host=self.config.backchannel_per_host,
+        )
+        unsubscribe = self.runtime.on_outbox(self.wake)
+        flusher = asyncio.create_task(self._flush_forever())
+        try:
+            while not self._stopping.is_set():
+                self.heartbeat = time.monotonic()
+                self._wake.clear()
+                claimed = await self._claim_some()
+                if claimed and len(self._in_flight) < self.config.backchannel_concurrency:
+                    continue  # more may be due right now
+                await self._sleep()
+        finally:
+            unsubscribe()
+            await self._shut_down(flusher)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def _claim_some(self) -> int:
+        room = self.config.backchannel_concurrency - len(self._in_flight)
+        if room <= 0:
+            return 0
+        try:
+            async with self.runtime.db.write() as conn:
+                rows = await outbox.claim_due(
+                    conn, owner=self.owner, now=utcnow(), lease=self.lease, limit=min(room, CLAIM_BATCH)
+                )
+                clients = await client_store.get_many(conn, sorted({r.client_id for r in rows}))
+        except Exception:
+            log.exception("could not read the outbox; trying again shortly")
+            return 0
+        for row in rows:
+            task = asyncio.create_task(self._deliver(row, clients.get(row.client_id)))
+            self._in_flight.add(task)
+            task.add_done_callback(self._finished)
+        return len(rows)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._wake.set()
+
+    async def _sleep(self) -> None:
+        delay = SAFETY_POLL
+        if len(self._in_flight) < self.config.backchannel_concurrency:
+            await self._ensure_listener()
+            try:
+                async with self.runtime.db.read() as conn:
+                    due = await outbox.next_due_at(conn)
+                if due is not None:
+                    delay = min(delay, max(0.0, (due - utcnow()).total_seconds()))
+            except Exception:
+                log.exception("could not read the outbox; trying again shortly")
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+
+    # -- one delivery ----------------------------------------------------------------------
+    async def _deliver(self, row: DeliveryRecord, client: ClientRecord | None) -> None:
+        host = (urlsplit(row.uri).hostname or "").lower()
+        started = time.perf_counter()
+        async with self._per_host[host]:
+            if (
+                row.leased_until is not None
+                and utcnow() + timedelta(seconds=self.config.backchannel_timeout) >= row.leased_until
+            ):
+                return  # waited too long for this host: leave the row to be claimed again
+            outcome = await self._attempt(row, client)
+        latency = time.perf_counter() - started
+        self._results.append(outcome)
+        self._results_ready.set()
+        kind = "delivered" if outcome.delivered else ("retry" if outcome.retry_at else "given_up")
+        log.info(
+            "backchannel client=%s sid=%s attempt=%d outcome=%s status=%s latency_ms=%.1f%s",
+            row.client_id,
+            row.sid,
+            row.attempts + 1,
+            kind,
+            outcome.status,
+            latency * 1000,
+            f" error={outcome.error!r}" if outcome.error and not outcome.delivered else "",
+        )
+        for callback in self.on_outcome:
+            callback(row, outcome, latency)
+
+    async def _attempt(self, row: DeliveryRecord, client: ClientRecord | None) -> Outcome:
+        now = utcnow()
+
+        def give_up(error: str, status: int | None = None) -> Outcome:
+            return Outcome(row.id, now, status, error[:500], delivered=False)
+
+        def retry(error: str, status: int | None = None, at_least: float | None = None) -> Outcome:
+            delay = max(retry_delay(row.attempts + 1), at_least or 0.0)
+            deadline = row.created_at + timedelta(seconds=self.config.backchannel_max_age)
+            if now >= deadline:
+                return give_up(f"gave up after {row.attempts + 1} attempts: {error}", status)
+            return Outcome(
+                row.id,
+                now,
+                status,
+                error[:500],
+                delivered=False,
+                retry_at=min(now + timedelta(seconds=delay), deadline),
+            )
+
+        if client is None:
+            return give_up("the client is no longer registered")
+        if urlsplit(row.uri).scheme not in ("http", "https"):
+            return give_up("backchannel_logout_uri is not http or https")
+        ring = await self.runtime.key_ring()
+        key = ring.signing_key(client.id_token_signed_response_alg or self.config.signing_alg, now) or ring.signing_key(
+            self.config.signing_alg, now
+        )
+        if key is None:
+            return retry("no signing key is available")
+        token, _jti = mint_logout_token(
+            key,
+            issuer=self.config.issuer,
+            client_id=row.client_id,
+            sub=row.sub,
+            sid=row.sid,
+            now=now,
+            lifetime=self.config.logout_token_lifetime,
+            typ=self.config.logout_token_typ,
+        )
+        assert self._http is not None
+        try:
+            async with (
+                asyncio.timeout(self.config.backchannel_timeout),
+                self._http.stream("POST", row.uri, data={"logout_token": token}) as response,
+            ):
+                body = b""
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) >= BODY_CAP:
+                        break
+        except AddressNotAllowed as exc:
+            return give_up(f"not sent: {exc}")
+        except TimeoutError:
+            return retry(f"no answer within {self.config.backchannel_timeout:g} s")
+        except httpx.HTTPError as exc:
+            return retry(f"{type(exc).__name__}: {exc}"[:300] or type(exc).__name__)
+        except OSError as exc:
+            return retry(f"network error: {exc}")
+        status = response.status_code
+        if 200 <= status < 300:
+            return Outcome(row.id, now, status, None, delivered=True)
+        excerpt = body[:300].decode("utf-8", "replace").strip()
+        if 300 <= status < 400:
+            return retry(f"HTTP {status} redirect (not followed)", status)
+        if status in (408, 429) or status >= 500:
+            return retry(f"HTTP {status}", status, retry_after(response, now))
+        return give_up(f"HTTP {status}: {excerpt}" if excerpt else f"HTTP {status}", status)
+
+    # -- recording outcomes --------------------------------------------------------------
+    async def _flush_forever(self) -> None:
+        while True:
+            await self._results_ready.wait()
+            self._results_ready.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        batch, self._results = self._results, []
+        if not batch:
+            return
+        try:
+            async with self.runtime.db.write() as conn:
+                await outbox.record_outcomes(conn, self.owner, batch)
+        except Exception:
+            log.exception("could not record %d delivery outcomes; will try again", len(batch))
+            self._results = batch + self._results
+            await asyncio.sleep(1.0)
+            self._results_ready.set()
+
+    # -- waking across processes (PostgreSQL LISTEN/NOTIFY) --------------------------------
+    async def _ensure_listener(self) -> None:
+        if self.runtime.db.is_sqlite or self._listener is not None:
+            return
+        if time.monotonic() - self._listener_tried < 10:
+            return
+        self._listener_tried = time.monotonic()
+        import asyncpg
+
+        dsn = make_url(self.runtime.db.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        try:
+            conn = await asyncpg.connect(dsn, timeout=5)
+            await conn.add_listener(outbox.NOTIFY_CHANNEL, lambda *_: self.wake())
+            conn.add_termination_listener(lambda *_: setattr(self, "_listener", None))
+            self._listener = conn
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            log.warning("cannot LISTEN for new sign-outs (%s); polling every %.0f s instead", exc, SAFETY_POLL)
+
+    async def _shut_down(self, flusher: asyncio.Task[None]) -> None:
+        grace = self.config.backchannel_timeout + 1
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=grace)
+        for task in list(self._in_flight):
+            task.cancel()
+        await self._flush()
+        flusher.cancel()
+        with contextlib.suppress(Exception):
+            async with self.runtime.db.write() as conn:
+                released = await outbox.release_leases(conn, self.owner)
+            if released:
+                log.info("released %d unfinished deliveries for other workers", released)
+        if self._http is not None:
+            await self._http.aclose()
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()  # type: ignore[attr-defined]
