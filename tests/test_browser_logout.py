@@ -206,3 +206,31 @@ def test_oidc_client_ts_session_monitor_notices_a_sign_out_in_another_tab(
         app.screenshot(path=str(artifacts / "spa-signed-out.png"))
     finally:
         spa.stop()
+
+
+@pytest.mark.parametrize("idp_settings", [{"EXEUNT_BACKCHANNEL_TIMEOUT": "30"}])
+def test_the_redirect_waits_for_the_initiating_clients_back_channel_delivery_only(
+    idp_sqlite: Idp, context: BrowserContext, artifacts: Path
+) -> None:
+    idp = idp_sqlite
+    idp.add_user("alice")
+    billing, hanging = RecordingRp("billing", host="localhost"), RecordingRp("hanging", host="localhost")
+    hanging.state.mode = "hang"
+    register(idp, billing, **billing.metadata(backchannel=True))
+    register(idp, hanging, **hanging.metadata(backchannel=True))
+    try:
+        page = context.new_page()
+        sign_in_at(page, hanging, password_needed=True)
+        sign_in_at(page, billing, password_needed=False)
+        page.goto(billing.base + "/")
+        page.click("#logout-get")
+        started = billing.events("signed_in")[0].at
+        page.click("#sign-out")
+        page.wait_for_url(billing.base + "/bye?state=get-state", timeout=4000)  # well under EXEUNT_LOGOUT_WAIT
+        [token] = billing.events("backchannel")
+        [arrived] = billing.events("post_logout")
+        assert started < token.at <= arrived.at  # the client knew before the user landed on it
+        assert hanging.events("backchannel")  # the hanging client was called, and cost the user nothing
+    finally:
+        billing.stop()
+        hanging.stop()

@@ -48,6 +48,7 @@ CLAIM_BATCH = 500
 BODY_CAP = 4096
 FIRST_RETRY = 1.0
 LONGEST_RETRY = 600.0
+SHUTDOWN_GRACE = 10.0  # seconds a stopping worker lets in-flight deliveries finish
 
 
 def retry_delay(attempts: int) -> float:
@@ -291,7 +292,7 @@ class DeliveryWorker:
             log.warning("cannot LISTEN for new sign-outs (%s); polling every %.0f s instead", exc, SAFETY_POLL)
 
     async def _shut_down(self, flusher: asyncio.Task[None]) -> None:
-        grace = self.config.backchannel_timeout + 1
+        grace = min(self.config.backchannel_timeout, SHUTDOWN_GRACE)
         if self._in_flight:
             await asyncio.wait(set(self._in_flight), timeout=grace)
         for task in list(self._in_flight):
