@@ -61,7 +61,9 @@ async def end_session(
         expires_at=now + SIGNOUT_PAGE_LIFETIME,
     )
     await signout_store.add(conn, signout)
-    targets = [(c.client_id, c.backchannel_logout_uri) for c in participants if c.backchannel_logout_uri]
+    # The initiating client first: the browser waits for its delivery before the redirect.
+    ordered = sorted(participants, key=lambda c: c.client_id != initiating_client_id)
+    targets = [(c.client_id, c.backchannel_logout_uri) for c in ordered if c.backchannel_logout_uri]
     await signout_store.enqueue_deliveries(conn, signout, targets, now)
     if targets:
         await outbox.notify_new_rows(conn)

@@ -80,6 +80,7 @@ class DeliveryWorker:
         self._results_ready = asyncio.Event()
         self._results: list[Outcome] = []
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._leases: dict[int, datetime] = {}  # row id → lease end, for rows this worker is handling
         self._per_host: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(self.config.backchannel_per_host)
         )
@@ -97,8 +98,8 @@ class DeliveryWorker:
         self._http = delivery_client(
             allow_private=self.config.backchannel_allow_private,
             timeout=self.config.backchannel_timeout,
-            max_connections=self.config.backchannel_concurrency,
             max_per_host=self.config.backchannel_per_host,
+            body_cap=BODY_CAP,
         )
         unsubscribe = self.runtime.on_outbox(self.wake)
         flusher = asyncio.create_task(self._flush_forever())
@@ -131,11 +132,18 @@ class DeliveryWorker:
         except Exception:
             log.exception("could not read the outbox; trying again shortly")
             return 0
+        fresh = 0
         for row in rows:
+            assert row.leased_until is not None
+            handling = row.id in self._leases
+            self._leases[row.id] = row.leased_until
+            if handling:
+                continue  # still queued here for its host: the renewed lease is all it needed
+            fresh += 1
             task = asyncio.create_task(self._deliver(row, clients.get(row.client_id)))
             self._in_flight.add(task)
             task.add_done_callback(self._finished)
-        return len(rows)
+        return fresh
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
@@ -160,13 +168,26 @@ class DeliveryWorker:
     async def _deliver(self, row: DeliveryRecord, client: ClientRecord | None) -> None:
         host = (urlsplit(row.uri).hostname or "").lower()
         started = time.perf_counter()
-        async with self._per_host[host]:
-            if (
-                row.leased_until is not None
-                and utcnow() + timedelta(seconds=self.config.backchannel_timeout) >= row.leased_until
-            ):
-                return  # waited too long for this host: leave the row to be claimed again
-            outcome = await self._attempt(row, client)
+        try:
+            async with self._per_host[host]:
+                lease_end = self._leases.get(row.id, row.leased_until)
+                if lease_end is None or utcnow() + timedelta(seconds=self.config.backchannel_timeout) >= lease_end:
+                    return  # waited too long for this host: leave the row to be claimed again
+                try:
+                    outcome = await self._attempt(row, client)
+                except Exception as exc:  # a bug must not leave the row leased and forgotten
+                    log.exception("delivery %d failed unexpectedly", row.id)
+                    retry_at = utcnow() + timedelta(seconds=retry_delay(row.attempts + 1))
+                    outcome = Outcome(
+                        row.id,
+                        utcnow(),
+                        None,
+                        f"internal error: {type(exc).__name__}",
+                        delivered=False,
+                        retry_at=retry_at,
+                    )
+        finally:
+            self._leases.pop(row.id, None)
         latency = time.perf_counter() - started
         self._results.append(outcome)
         self._results_ready.set()
@@ -246,7 +267,7 @@ class DeliveryWorker:
         status = response.status_code
         if 200 <= status < 300:
             return Outcome(row.id, now, status, None, delivered=True)
-        excerpt = body[:300].decode("utf-8", "replace").strip()
+        excerpt = response.content[:300].decode("utf-8", "replace").strip()
         if 300 <= status < 400:
             return retry(f"HTTP {status} redirect (not followed)", status)
         if status in (408, 429) or status >= 500:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, bindparam, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from exeunt.storage.models import UTCDateTime
 from exeunt.storage.signouts import DeliveryRecord, deliveries
 
 NOTIFY_CHANNEL = "exeunt_outbox"
@@ -70,7 +71,7 @@ async def record_outcomes(conn: AsyncConnection, owner: str, outcomes: list[Outc
     mine = and_(deliveries.c.id == bindparam("row_id"), deliveries.c.lease_owner == owner)
     common = {
         "attempts": deliveries.c.attempts + 1,
-        "last_attempt_at": bindparam("attempted_at"),
+        "last_attempt_at": bindparam("attempted_at", type_=UTCDateTime()),
         "last_status": bindparam("status"),
         "last_error": bindparam("error"),
         "leased_until": None,
@@ -91,11 +92,13 @@ async def record_outcomes(conn: AsyncConnection, owner: str, outcomes: list[Outc
     statements = {
         "delivered": update(deliveries)
         .where(mine)
-        .values(**common, next_attempt_at=None, delivered_at=bindparam("attempted_at")),
-        "retry": update(deliveries).where(mine).values(**common, next_attempt_at=bindparam("retry_at")),
+        .values(**common, next_attempt_at=None, delivered_at=bindparam("attempted_at", type_=UTCDateTime())),
+        "retry": update(deliveries)
+        .where(mine)
+        .values(**common, next_attempt_at=bindparam("retry_at", type_=UTCDateTime())),
         "gave_up": update(deliveries)
         .where(mine)
-        .values(**common, next_attempt_at=None, given_up_at=bindparam("attempted_at")),
+        .values(**common, next_attempt_at=None, given_up_at=bindparam("attempted_at", type_=UTCDateTime())),
     }
     for kind, params in groups.items():
         if params:

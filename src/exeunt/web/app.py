@@ -90,6 +90,11 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
+def _report_worker_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the back-channel delivery worker stopped", exc_info=task.exception())
+
+
 def create_app(config: Config, *, runtime: Runtime | None = None, run_worker: bool = True) -> Starlette:
     """The provider.  With ``runtime`` given, the caller owns it (tests, embedded use).  With
     ``run_worker`` the back-channel delivery worker runs inside this process."""
@@ -102,6 +107,8 @@ def create_app(config: Config, *, runtime: Runtime | None = None, run_worker: bo
         worker = DeliveryWorker(rt) if run_worker else None
         app.state.worker = worker
         worker_task = asyncio.create_task(worker.run()) if worker else None
+        if worker_task is not None:
+            worker_task.add_done_callback(_report_worker_end)
         try:
             yield
         finally:

@@ -1,0 +1,128 @@
+"""Shared pieces of the benchmarks: real processes on loopback, a browser's moves over HTTP, figures."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "benchmark password"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, Python {sys.version.split()[0]}"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (and its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def median_ms(values: Sequence[float]) -> str:
+    return f"{statistics.median(values) * 1000:.1f} ms"
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+class Process:
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("EXEUNT_")}
+        self.log = log.open("ab")
+        self.proc = subprocess.Popen(args, env={**clean, **env}, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
+
+    def wait_http(self, url: str, timeout: float = 30) -> Process:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.proc.args} exited with {self.proc.returncode}")
+            try:
+                httpx.get(url, timeout=1)
+                return self
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError(f"{url} did not answer")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+
+def exeunt(*args: str, env: dict[str, str], stdin: str = "") -> str:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("EXEUNT_")}
+    result = subprocess.run([sys.executable, "-m", "exeunt.cli", *args], env={**clean, **env}, input=stdin,
+                            capture_output=True, text=True, cwd=ROOT, timeout=120, check=True)
+    return result.stdout
+
+
+def run_async(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+class BrowserSession:
+    """A cookie jar doing what a browser does: sign in once, then collect codes for more clients."""
+
+    def __init__(self, issuer: str) -> None:
+        self.issuer = issuer
+        self.http = httpx.Client(follow_redirects=False, timeout=30)
+
+    def authorize(self, client_id: str, redirect_uri: str) -> httpx.Response:
+        return self.http.get(self.issuer + "/authorize", params={
+            "client_id": client_id, "redirect_uri": redirect_uri, "response_type": "code", "scope": "openid",
+            "state": "s", "nonce": "n"})
+
+    def sign_in(self, client_id: str, redirect_uri: str, username: str = "alice") -> str:
+        response = self.authorize(client_id, redirect_uri)
+        if response.status_code == 200:
+            fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', response.text))
+            fields = {k: html.unescape(v) for k, v in fields.items()}
+            response = self.http.post(self.issuer + "/login", headers={"Origin": self.issuer}, data={
+                **fields, "username": username, "password": PASSWORD})
+        assert response.status_code == 303, response.text[:300]
+        return parse_qs(urlsplit(response.headers["location"]).query)["code"][0]
+
+    def confirmation(self, **params: str) -> dict[str, str]:
+        page = self.http.get(self.issuer + "/logout", params=params)
+        return {k: html.unescape(v) for k, v in
+                re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text)}
+
+    def confirm(self, fields: dict[str, str]) -> httpx.Response:
+        return self.http.post(self.issuer + "/logout/confirm", data=fields, headers={"Origin": self.issuer})
+
+    def close(self) -> None:
+        self.http.close()

@@ -1,0 +1,200 @@
+"""Back-channel benchmark: a real provider process and real receivers on loopback.
+
+Prints
+ (a) the sign-out response time, and the time until the browser may leave for the post-logout
+     URI (the initiating client holds its token), with 1, 5 and 20 participating clients, one of
+     them (never the initiating one) hanging;
+ (b) the time from sign-out until all 20 clients hold their token (median of 10);
+ (c) sustained delivery throughput when 10,000 sessions are ended at once, with the provider's CPU use.
+
+Usage: .venv/bin/python bench/backchannel.py [--database-url URL] [--sessions 10000] [--trials 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    PASSWORD,
+    BrowserSession,
+    Process,
+    cpu_seconds,
+    exeunt,
+    free_port,
+    machine,
+    median_ms,
+    pct,
+)
+
+from exeunt.signout import end_session  # noqa: E402
+from exeunt.storage import sessions as session_store  # noqa: E402
+from exeunt.storage import users as user_store  # noqa: E402
+from exeunt.storage.database import Database  # noqa: E402
+
+HOSTS = [f"127.0.0.{i}" for i in range(1, 9)]
+CLIENTS = 20
+
+
+def seed_file(path: Path, receiver_port: int) -> None:
+    lines = [f'[[users]]\nusername = "alice"\npassword = "{PASSWORD}"\n']
+    names = [f"c{i}" for i in range(CLIENTS)] + ["hang"]
+    for i, name in enumerate(names):
+        host = HOSTS[i % len(HOSTS)]
+        path_part = "hang" if name == "hang" else "ok"
+        lines.append(
+            f'[[clients]]\nclient_id = "{name}"\nsecret = "{"s" * 40}"\n'
+            f'redirect_uris = ["http://127.0.0.1:9/cb-{name}"]\n'
+            f'post_logout_redirect_uris = ["http://127.0.0.1:9/bye-{name}"]\n'
+            f'backchannel_logout_uri = "http://{host}:{receiver_port}/{path_part}/{name}"\n'
+            "backchannel_logout_session_required = true\n"
+        )
+    path.write_text("\n".join(lines))
+
+
+def stats(receiver: str, reset: bool = False) -> dict:  # type: ignore[type-arg]
+    return httpx.get(receiver + "/stats" + ("?reset=1" if reset else ""), timeout=10).json()
+
+
+def one_sign_out(issuer: str, participants: list[str]) -> tuple[float, float, float]:
+    """Sign in to every participant, sign out from the first. Returns (t0 monotonic, response s, may-leave s)."""
+    browser = BrowserSession(issuer)
+    try:
+        browser.sign_in(participants[0], f"http://127.0.0.1:9/cb-{participants[0]}")
+        for name in participants[1:]:
+            browser.sign_in(name, f"http://127.0.0.1:9/cb-{name}")
+        fields = browser.confirmation(client_id=participants[0],
+                                      post_logout_redirect_uri=f"http://127.0.0.1:9/bye-{participants[0]}", state="b")
+        t0 = time.monotonic()
+        started = time.perf_counter()
+        answer = browser.confirm(fields)
+        response_s = time.perf_counter() - started
+        assert answer.status_code == 303, answer.text[:200]
+        signout_id = answer.headers["location"].rsplit("/", 1)[1]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # what the logged-out page does, at a finer grain
+            states = browser.http.get(f"{issuer}/logout/status/{signout_id}").json()["backchannel"]
+            if states.get(participants[0]) in ("delivered", "failed"):
+                break
+            time.sleep(0.002)
+        leave_s = time.perf_counter() - started
+        return t0, response_s, leave_s
+    finally:
+        browser.close()
+
+
+async def end_many_sessions(url: str, count: int) -> float:
+    """Create ``count`` sessions, each with c0..c2 taking part, then end them all in batches of 500
+    through the same code the sign-out POST uses.  Returns the monotonic time the ending began."""
+    db = Database(url)
+    now = datetime.now(UTC)
+    async with db.read() as conn:
+        user = await user_store.get_by_username(conn, "alice")
+    assert user is not None
+    created: list[session_store.SessionRecord] = []
+    for start in range(0, count, 500):
+        async with db.write() as conn:
+            for _ in range(min(500, count - start)):
+                session = await session_store.create(conn, user_id=user.id, sub=user.sub, now=now, lifetime=3600)
+                for client in ("c0", "c1", "c2"):
+                    await session_store.record_participation(conn, sid=session.sid, client_id=client, now=now)
+                created.append(session)
+    began = time.monotonic()
+    for start in range(0, count, 500):
+        async with db.write() as conn:
+            for session in created[start:start + 500]:
+                await end_session(conn, session, now=datetime.now(UTC))
+    await db.dispose()
+    return began
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument("--sessions", type=int, default=10_000)
+    parser.add_argument("--trials", type=int, default=10)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="exeunt-bench-"))
+    url = args.database_url or f"sqlite+aiosqlite:///{work / 'bench.db'}"
+    port, receiver_port = free_port(), free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    env = {"EXEUNT_DATABASE_URL": url, "EXEUNT_ISSUER": issuer, "EXEUNT_BACKCHANNEL_TIMEOUT": "5",
+           "EXEUNT_LOG_LEVEL": "warning"}
+    seed = work / "seed.toml"
+    seed_file(seed, receiver_port)
+    exeunt("migrate", env=env)
+    exeunt("seed", str(seed), env=env)
+
+    receiver = Process([sys.executable, str(Path(__file__).parent / "receiver.py"), "--port", str(receiver_port),
+                        "--hosts", *HOSTS], {}, work / "receiver.log")
+    provider = Process([sys.executable, "-m", "exeunt.cli", "serve", "--port", str(port)], env, work / "provider.log")
+    receiver_url = f"http://127.0.0.1:{receiver_port}"
+    try:
+        receiver.wait_http(receiver_url + "/stats")
+        provider.wait_http(issuer + "/healthz")
+        print(f"exeunt back-channel benchmark on {machine()}")
+        print(f"database: {url.split('://')[0]}, trials: {args.trials}\n")
+
+        print("(a) sign-out with N participating clients, one of them (not the initiator) hanging")
+        print(f"    {'clients':>7}  {'sign-out response p50':>22}  {'p90':>8}  {'may leave p50':>14}  {'p90':>8}")
+        for n in (1, 5, 20):
+            participants = ["c0"] + (["hang"] + [f"c{i}" for i in range(1, n - 1)] if n > 1 else [])
+            runs = [one_sign_out(issuer, participants) for _ in range(args.trials)]
+            responses = [r[1] for r in runs]
+            leaves = [r[2] for r in runs]
+            print(f"    {n:>7}  {median_ms(responses):>22}  {pct(responses, 0.9) * 1000:>6.1f}ms"
+                  f"  {median_ms(leaves):>14}  {pct(leaves, 0.9) * 1000:>6.1f}ms")
+
+        print("\n(b) time from sign-out until all 20 clients hold their token")
+        spreads = []
+        for _ in range(args.trials):
+            stats(receiver_url, reset=True)
+            t0, _, _ = one_sign_out(issuer, [f"c{i}" for i in range(CLIENTS)])
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                got = stats(receiver_url)
+                if got["count"] >= CLIENTS:
+                    spreads.append(max(got["arrivals"].values()) - t0)
+                    break
+                time.sleep(0.005)
+        print(f"    median of {len(spreads)}: {median_ms(spreads)} (p90 {pct(spreads, 0.9) * 1000:.1f} ms)")
+
+        tokens = args.sessions * 3
+        print(f"\n(c) {args.sessions} sessions (3 back-channel clients each: {tokens} tokens) ended at once")
+        stats(receiver_url, reset=True)
+        cpu_before = cpu_seconds(provider.proc.pid)
+        began = asyncio.run(end_many_sessions(url, args.sessions))
+        ended = time.monotonic()
+        deadline = time.monotonic() + 600
+        got = stats(receiver_url)
+        while got["count"] < tokens and time.monotonic() < deadline:
+            time.sleep(0.2)
+            got = stats(receiver_url)
+        cpu_used = cpu_seconds(provider.proc.pid) - cpu_before
+        times = sorted(got["arrivals"].values())
+        first, last = times[0], times[-1]
+        sustained = len(times) / (last - first) if last > first else float("nan")
+        print(f"    sign-outs committed in {ended - began:.1f} s; tokens delivered: {got['count']} of {tokens}")
+        print(f"    first token {first - began:.2f} s after the first sign-out, last {last - began:.2f} s")
+        print(f"    sustained delivery: {sustained:,.0f} tokens/s (first to last token)")
+        print(f"    end to end: {len(times) / (last - began):,.0f} tokens/s (first sign-out to last token)")
+        print(f"    provider CPU: {cpu_used:.1f} s over {last - began:.1f} s wall "
+              f"= {cpu_used / (last - began):.2f} cores")
+        print(f"    median token latency after its sign-out batch: n/a; p50 arrival {statistics.median(times) - began:.2f} s")
+    finally:
+        provider.stop()
+        receiver.stop()
+
+
+if __name__ == "__main__":
+    main()

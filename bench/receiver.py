@@ -1,0 +1,73 @@
+"""A fast back-channel receiver for the benchmarks: raw asyncio HTTP/1.1 with keep-alive.
+
+POST /ok/<client>   → 200, records (client, sid, arrival time on the system's monotonic clock)
+POST /hang/<client> → never answers
+GET  /stats         → JSON {"count": n, "arrivals": {"client sid": t, ...}} (and resets with ?reset=1)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import time
+from urllib.parse import parse_qs
+
+arrivals: dict[str, float] = {}
+count = 0
+
+
+def sid_of(token: str) -> str:
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return str(claims.get("sid"))
+
+
+async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    global count
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            method, target, _ = lines[0].split(" ", 2)
+            length = 0
+            for line in lines[1:]:
+                if line.lower().startswith("content-length:"):
+                    length = int(line.split(":", 1)[1])
+            body = await reader.readexactly(length) if length else b""
+            if target.startswith("/hang/"):
+                await asyncio.sleep(3600)
+            if target.startswith("/stats"):
+                payload = json.dumps({"count": count, "arrivals": arrivals}).encode()
+                if "reset=1" in target:
+                    arrivals.clear()
+                    count = 0
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                             + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+            else:
+                now = time.monotonic()
+                client = target.split("/")[2] if target.count("/") >= 2 else "?"
+                token = parse_qs(body.decode()).get("logout_token", [""])[0]
+                arrivals[f"{client} {sid_of(token)}"] = now
+                count += 1
+                writer.write(b"HTTP/1.1 200 OK\r\nCache-Control: no-store\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+async def main(hosts: list[str], port: int) -> None:
+    servers = [await asyncio.start_server(handle, host, port, backlog=1024) for host in hosts]
+    print("ready", flush=True)
+    await asyncio.gather(*(s.serve_forever() for s in servers))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--hosts", nargs="+", default=["127.0.0.1"])
+    args = parser.parse_args()
+    asyncio.run(main(args.hosts, args.port))
