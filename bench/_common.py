@@ -75,7 +75,7 @@ class Process:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.send_signal(2 if "cProfile" in self.proc.args else 15)  # SIGINT lets cProfile write
             try:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:
@@ -85,8 +85,16 @@ class Process:
 
 def exeunt(*args: str, env: dict[str, str], stdin: str = "") -> str:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("EXEUNT_")}
-    result = subprocess.run([sys.executable, "-m", "exeunt.cli", *args], env={**clean, **env}, input=stdin,
-                            capture_output=True, text=True, cwd=ROOT, timeout=120, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "exeunt.cli", *args],
+        env={**clean, **env},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=True,
+    )
     return result.stdout
 
 
@@ -102,24 +110,37 @@ class BrowserSession:
         self.http = httpx.Client(follow_redirects=False, timeout=30)
 
     def authorize(self, client_id: str, redirect_uri: str) -> httpx.Response:
-        return self.http.get(self.issuer + "/authorize", params={
-            "client_id": client_id, "redirect_uri": redirect_uri, "response_type": "code", "scope": "openid",
-            "state": "s", "nonce": "n"})
+        return self.http.get(
+            self.issuer + "/authorize",
+            params={
+                "client_id": client_id,
+                "redirect_uri": redirect_uri,
+                "response_type": "code",
+                "scope": "openid",
+                "state": "s",
+                "nonce": "n",
+            },
+        )
 
     def sign_in(self, client_id: str, redirect_uri: str, username: str = "alice") -> str:
         response = self.authorize(client_id, redirect_uri)
         if response.status_code == 200:
             fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', response.text))
             fields = {k: html.unescape(v) for k, v in fields.items()}
-            response = self.http.post(self.issuer + "/login", headers={"Origin": self.issuer}, data={
-                **fields, "username": username, "password": PASSWORD})
+            response = self.http.post(
+                self.issuer + "/login",
+                headers={"Origin": self.issuer},
+                data={**fields, "username": username, "password": PASSWORD},
+            )
         assert response.status_code == 303, response.text[:300]
         return parse_qs(urlsplit(response.headers["location"]).query)["code"][0]
 
     def confirmation(self, **params: str) -> dict[str, str]:
         page = self.http.get(self.issuer + "/logout", params=params)
-        return {k: html.unescape(v) for k, v in
-                re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text)}
+        return {
+            k: html.unescape(v)
+            for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text)
+        }
 
     def confirm(self, fields: dict[str, str]) -> httpx.Response:
         return self.http.post(self.issuer + "/logout/confirm", data=fields, headers={"Origin": self.issuer})

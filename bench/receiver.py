@@ -2,7 +2,7 @@
 
 POST /ok/<client>   → 200, records (client, sid, arrival time on the system's monotonic clock)
 POST /hang/<client> → never answers
-GET  /stats         → JSON {"count": n, "arrivals": {"client sid": t, ...}} (and resets with ?reset=1)
+GET  /stats         → JSON {"count": n}; with ?full=1 also "arrivals": {"client sid": t}; ?reset=1 resets
 """
 
 from __future__ import annotations
@@ -39,12 +39,17 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
             if target.startswith("/hang/"):
                 await asyncio.sleep(3600)
             if target.startswith("/stats"):
-                payload = json.dumps({"count": count, "arrivals": arrivals}).encode()
+                full = "full=1" in target
+                payload = json.dumps({"count": count, "arrivals": arrivals if full else {}}).encode()
                 if "reset=1" in target:
                     arrivals.clear()
                     count = 0
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                             + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                    + str(len(payload)).encode()
+                    + b"\r\n\r\n"
+                    + payload
+                )
             else:
                 now = time.monotonic()
                 client = target.split("/")[2] if target.count("/") >= 2 else "?"
