@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("uri", sa.Text(), nullable=False),
         sa.Column("sid", sa.String(length=64), nullable=False),
         sa.Column("sub", sa.String(length=64), nullable=False),
+        sa.Column("initiating", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(), nullable=True),

@@ -51,6 +51,7 @@ FORM_PREFIX = b"logout_token="  # a JWT is base64url and dots: nothing in it nee
 FIRST_RETRY = 1.0
 LONGEST_RETRY = 600.0
 SHUTDOWN_GRACE = 10.0  # seconds a stopping worker lets in-flight deliveries finish
+URGENT_HEAD_START = 0.05  # seconds the initiating clients' deliveries get before the others start
 
 
 def retry_delay(attempts: int) -> float:
@@ -141,18 +142,41 @@ class DeliveryWorker:
         except Exception:
             log.exception("could not read the outbox; trying again shortly")
             return 0
-        fresh = 0
+        fresh: list[DeliveryRecord] = []
         for row in rows:
             assert row.leased_until is not None
             handling = row.id in self._leases
             self._leases[row.id] = row.leased_until
-            if handling:
-                continue  # still queued here for its host: the renewed lease is all it needed
-            fresh += 1
-            task = asyncio.create_task(self._deliver(row, clients.get(row.client_id)))
-            self._in_flight.add(task)
-            task.add_done_callback(self._finished)
-        return fresh
+            if not handling:  # else: still queued here for its host; the renewed lease is all it needed
+                fresh.append(row)
+        # The browser waits for the initiating client's delivery (and only that one) before it
+        # leaves for the post-logout redirect: send those first, the rest once they are done.
+        urgent = [self._spawn(r, clients.get(r.client_id)) for r in fresh if r.initiating]
+        rest = [r for r in fresh if not r.initiating]
+        if urgent and rest:
+            self._spawn_later(urgent, rest, clients)
+        else:
+            for row in rest:
+                self._spawn(row, clients.get(row.client_id))
+        return len(fresh)
+
+    def _spawn(self, row: DeliveryRecord, client: ClientRecord | None) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._deliver(row, client))
+        self._in_flight.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _spawn_later(
+        self, first: list[asyncio.Task[None]], rows: list[DeliveryRecord], clients: dict[str, ClientRecord]
+    ) -> None:
+        async def after_first() -> None:
+            await asyncio.wait(first, timeout=URGENT_HEAD_START)
+            for row in rows:
+                self._spawn(row, clients.get(row.client_id))
+
+        waiting = asyncio.create_task(after_first())
+        self._in_flight.add(waiting)
+        waiting.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)

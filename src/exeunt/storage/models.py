@@ -183,6 +183,7 @@ class BackchannelDelivery(Base):
     uri: Mapped[str] = mapped_column(Text)
     sid: Mapped[str] = mapped_column(String(64))
     sub: Mapped[str] = mapped_column(String(64))
+    initiating: Mapped[bool] = mapped_column(Boolean)  # the client the browser returns to: sent first
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

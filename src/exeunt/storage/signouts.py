@@ -35,6 +35,7 @@ class DeliveryRecord:
     uri: str
     sid: str
     sub: str
+    initiating: bool
     created_at: datetime
     attempts: int
     next_attempt_at: datetime | None
@@ -79,6 +80,7 @@ async def enqueue_deliveries(
                 "uri": uri,
                 "sid": signout.sid,
                 "sub": signout.sub,
+                "initiating": client_id == signout.initiating_client_id,
                 "created_at": now,
                 "attempts": 0,
                 "next_attempt_at": now,
