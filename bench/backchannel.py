@@ -67,8 +67,9 @@ def stats(receiver: str, *, reset: bool = False, full: bool = False) -> dict:  #
     return httpx.get(receiver + "/stats?" + query, timeout=10).json()
 
 
-def one_sign_out(issuer: str, participants: list[str]) -> tuple[float, float, float]:
-    """Sign in to every participant, sign out from the first. Returns (t0 monotonic, response s, may-leave s)."""
+def one_sign_out(issuer: str, participants: list[str], receiver: str) -> tuple[float, float, float, float]:
+    """Sign in to every participant, sign out from the first.
+    Returns (t0 monotonic, response s, initiator-holds-token s, may-leave s)."""
     browser = BrowserSession(issuer)
     try:
         browser.sign_in(participants[0], f"http://127.0.0.1:9/cb-{participants[0]}")
@@ -90,7 +91,8 @@ def one_sign_out(issuer: str, participants: list[str]) -> tuple[float, float, fl
                 break
             time.sleep(0.002)
         leave_s = time.perf_counter() - started
-        return t0, response_s, leave_s
+        holds_s = stats(receiver)["latest"].get(participants[0], float("nan")) - t0
+        return t0, response_s, holds_s, leave_s
     finally:
         browser.close()
 
@@ -125,6 +127,11 @@ def main() -> None:
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
     parser.add_argument("--sessions", type=int, default=10_000)
     parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="(a)/(b) with `exeunt serve --no-worker` plus one `exeunt worker` process",
+    )
     parser.add_argument("--workers", type=int, default=1, help="`exeunt worker` processes draining the backlog in (c)")
     args = parser.parse_args()
 
@@ -158,31 +165,41 @@ def main() -> None:
         {},
         work / "receiver.log",
     )
-    provider = Process([sys.executable, "-m", "exeunt.cli", "serve", "--port", str(port)], env, work / "provider.log")
+    serve = ["serve", "--port", str(port)] + (["--no-worker"] if args.no_worker else [])
+    provider = Process([sys.executable, "-m", "exeunt.cli", *serve], env, work / "provider.log")
+    side_worker = (
+        Process([sys.executable, "-m", "exeunt.cli", "worker"], env, work / "side-worker.log")
+        if args.no_worker
+        else None
+    )
     receiver_url = f"http://127.0.0.1:{receiver_port}"
     try:
         receiver.wait_http(receiver_url + "/stats")
         provider.wait_http(issuer + "/healthz")
         print(f"exeunt back-channel benchmark on {machine()}")
-        print(f"database: {url.split('://')[0]}, trials: {args.trials}\n")
+        mode = "serve --no-worker + 1 worker process" if args.no_worker else "serve with its in-process worker"
+        print(f"database: {url.split('://')[0]}, trials: {args.trials}, (a)/(b): {mode}\n")
 
         print("(a) sign-out with N participating clients, one of them (not the initiator) hanging")
-        print(f"    {'clients':>7}  {'sign-out response p50':>22}  {'p90':>8}  {'may leave p50':>14}  {'p90':>8}")
+        print("    (initiator holds: its receiver got the token; may leave: the status endpoint says it was delivered)")
+        print(
+            f"    {'clients':>7}  {'sign-out response p50':>22}  {'p90':>8}  {'initiator holds p50':>20}"
+            f"  {'may leave p50':>14}  {'p90':>8}"
+        )
         for n in (1, 5, 20):
             participants = ["c0"] + (["hang"] + [f"c{i}" for i in range(1, n - 1)] if n > 1 else [])
-            runs = [one_sign_out(issuer, participants) for _ in range(args.trials)]
-            responses = [r[1] for r in runs]
-            leaves = [r[2] for r in runs]
+            runs = [one_sign_out(issuer, participants, receiver_url) for _ in range(args.trials)]
+            responses, holds, leaves = [r[1] for r in runs], [r[2] for r in runs], [r[3] for r in runs]
             print(
                 f"    {n:>7}  {median_ms(responses):>22}  {pct(responses, 0.9) * 1000:>6.1f}ms"
-                f"  {median_ms(leaves):>14}  {pct(leaves, 0.9) * 1000:>6.1f}ms"
+                f"  {median_ms(holds):>20}  {median_ms(leaves):>14}  {pct(leaves, 0.9) * 1000:>6.1f}ms"
             )
 
         print("\n(b) time from sign-out until all 20 clients hold their token")
         spreads = []
         for _ in range(args.trials):
             stats(receiver_url, reset=True)
-            t0, _, _ = one_sign_out(issuer, [f"c{i}" for i in range(CLIENTS)])
+            t0, _, _, _ = one_sign_out(issuer, [f"c{i}" for i in range(CLIENTS)], receiver_url)
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 got = stats(receiver_url, full=True)
@@ -196,6 +213,8 @@ def main() -> None:
         print(f"\n(c) {args.sessions} sessions (3 back-channel clients each: {tokens} tokens) ended at once,")
         print(f"    then {args.workers} `exeunt worker` process(es) drain the backlog")
         provider.stop()  # no worker may start delivering before the whole backlog is there
+        if side_worker is not None:
+            side_worker.stop()
         stats(receiver_url, reset=True)
         began = asyncio.run(end_many_sessions(url, args.sessions))
         print(f"    {args.sessions} sign-outs committed in {time.monotonic() - began:.1f} s")
@@ -229,6 +248,8 @@ def main() -> None:
         )
     finally:
         provider.stop()
+        if side_worker is not None:
+            side_worker.stop()
         receiver.stop()
 
 

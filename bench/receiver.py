@@ -15,6 +15,7 @@ import time
 from urllib.parse import parse_qs
 
 arrivals: dict[str, float] = {}
+latest: dict[str, float] = {}  # client → arrival time of its newest token
 count = 0
 
 
@@ -40,7 +41,7 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 await asyncio.sleep(3600)
             if target.startswith("/stats"):
                 full = "full=1" in target
-                payload = json.dumps({"count": count, "arrivals": arrivals if full else {}}).encode()
+                payload = json.dumps({"count": count, "latest": latest, "arrivals": arrivals if full else {}}).encode()
                 if "reset=1" in target:
                     arrivals.clear()
                     count = 0
@@ -55,6 +56,7 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 client = target.split("/")[2] if target.count("/") >= 2 else "?"
                 token = parse_qs(body.decode()).get("logout_token", [""])[0]
                 arrivals[f"{client} {sid_of(token)}"] = now
+                latest[client] = now
                 count += 1
                 writer.write(b"HTTP/1.1 200 OK\r\nCache-Control: no-store\r\nContent-Length: 0\r\n\r\n")
             await writer.drain()

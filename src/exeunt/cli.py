@@ -7,18 +7,19 @@ import asyncio
 import contextlib
 import getpass
 import json
-import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from exeunt import admin
+from exeunt import admin, logs
 from exeunt.admin import AdminError
 from exeunt.config import Config, ConfigError, load_config
 from exeunt.registration import RegistrationError, build_client
 from exeunt.storage import clients as client_store
+from exeunt.storage import keys as key_store
 from exeunt.storage import users as user_store
 from exeunt.storage.database import Database
 
@@ -59,8 +60,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from exeunt.web.app import create_app
 
     config = _config(args)
-    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logs.setup(config.log_level, config.log_format)
 
     class Server(uvicorn.Server):
         """Signals are ours (below): uvicorn would re-raise SIGTERM after its graceful shutdown, and a
@@ -80,15 +80,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             finally:
                 await seed_db.dispose()
             print(f"seed file {config.seed_file}: {users} users and {clients} clients written")
-        server = uvicorn.Server(
+        server = Server(
             uvicorn.Config(
-                create_app(config),
+                create_app(config, run_worker=not args.no_worker),
                 host=args.host,
                 port=args.port,
                 log_level="warning",
                 access_log=False,
                 server_header=False,
-                proxy_headers=False,
+                # Behind a TLS-terminating proxy: X-Forwarded-Proto/For, from the trusted addresses only.
+                proxy_headers=bool(config.trusted_proxies),
+                forwarded_allow_ips=list(config.trusted_proxies) or None,
+                timeout_graceful_shutdown=10,
                 lifespan="on",
             )
         )
@@ -122,7 +125,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from exeunt.runtime import Runtime
 
     config = _config(args)
-    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.setup(config.log_level, config.log_format)
 
     async def run() -> int:
         db = await admin.prepare_database(config)
@@ -174,6 +177,127 @@ def cmd_deliveries_retry(args: argparse.Namespace) -> int:
         return 0
 
     return _with_db(args, action)
+
+
+def _key_state(record: key_store.KeyRecord, signing: set[str], now: datetime, publish_after: timedelta) -> str:
+    if record.kid in signing:
+        return "signing"
+    if record.signs_from > now:
+        return "next"
+    if record.retired_at is not None and record.retired_at <= now:
+        return "published" if now < record.retired_at + publish_after else "retired"
+    return "standby"
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    from exeunt.runtime import Runtime, utcnow
+
+    config = _config(args)
+
+    async def action(db: Database) -> int:
+        async with db.read() as conn:
+            records = await key_store.list_all(conn)
+        ring = Runtime._ring_from(config, records)
+        now = utcnow()
+        signing = {k.kid for k in (ring.signing_key(a, now) for a in ("RS256", "ES256")) if k is not None}
+        publish_after = timedelta(seconds=max(config.id_token_lifetime, config.access_token_lifetime))
+        print("kid\talg\tstate\tsigns from\tstops signing")
+        for r in records:
+            stops = f"{r.retired_at:%Y-%m-%d %H:%M:%S}" if r.retired_at else "-"
+            print(
+                f"{r.kid}\t{r.alg}\t{_key_state(r, signing, now, publish_after)}\t"
+                f"{r.signs_from:%Y-%m-%d %H:%M:%S}\t{stops}"
+            )
+        return 0
+
+    return _with_db(args, action)
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from exeunt.runtime import utcnow
+    from exeunt.tokens.keys import new_key_record
+
+    config = _config(args)
+    _refuse_with_key_files(config)
+    alg = args.alg or config.signing_alg
+    delay = timedelta(seconds=config.key_rotation_delay if args.delay is None else args.delay)
+
+    async def action(db: Database) -> int:
+        now = utcnow()
+        record = new_key_record(alg, now, signs_from=now + delay)
+        async with db.write() as conn:
+            for old in await key_store.list_all(conn):
+                if old.alg == alg:
+                    await key_store.retire(conn, old.kid, record.signs_from)
+            await key_store.add(conn, record)
+        print(
+            f"added {record.kid} ({alg}): in the JWKS now, signing from {record.signs_from:%Y-%m-%d %H:%M:%S} UTC; "
+            "older keys stop signing then and stay published until their tokens have expired"
+        )
+        return 0
+
+    return _with_db(args, action)
+
+
+def cmd_keys_retire(args: argparse.Namespace) -> int:
+    from exeunt.runtime import utcnow
+
+    config = _config(args)
+    _refuse_with_key_files(config)
+
+    async def action(db: Database) -> int:
+        now = utcnow()
+        async with db.write() as conn:
+            records = {r.kid: r for r in await key_store.list_all(conn)}
+            target = records.get(args.kid)
+            if target is None:
+                raise AdminError(f"no key {args.kid!r}")
+            # Some key must go on signing with no end date once this one stops.
+            others = [
+                r for r in records.values() if r.alg == target.alg and r.kid != target.kid and r.retired_at is None
+            ]
+            if not others and not args.force:
+                raise AdminError(
+                    f"no key would sign {target.alg} tokens after this; run `exeunt keys rotate` first (or use --force)"
+                )
+            await key_store.retire(conn, target.kid, now)
+        print(f"{args.kid} stops signing now; it stays in the JWKS until tokens it signed have expired")
+        return 0
+
+    return _with_db(args, action)
+
+
+def cmd_healthcheck(args: argparse.Namespace) -> int:
+    """For container health checks: the local server answers /healthz, or (--worker) a delivery
+    worker on this host wrote its heartbeat in the last 30 seconds."""
+    if args.worker:
+        import socket
+
+        from exeunt.runtime import utcnow
+        from exeunt.storage import heartbeats
+
+        async def action(db: Database) -> int:
+            async with db.read() as conn:
+                alive = await heartbeats.alive(conn, since=utcnow() - timedelta(seconds=30), host=socket.gethostname())
+            print("worker alive" if alive else "no worker heartbeat on this host in 30 s")
+            return 0 if alive else 1
+
+        return _with_db(args, action)
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(args.url.rstrip("/") + "/healthz", timeout=3) as response:
+            healthy = response.status == 200
+    except (urllib.error.URLError, OSError):
+        healthy = False
+    print("healthy" if healthy else "unhealthy")
+    return 0 if healthy else 1
+
+
+def _refuse_with_key_files(config: Config) -> None:
+    if config.signing_key_files:
+        raise AdminError("signing keys come from EXEUNT_SIGNING_KEY_FILES; rotate them by changing those files")
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -320,6 +444,22 @@ def parser() -> argparse.ArgumentParser:
     seed = sub.add_parser("seed", help="create or update users and clients from a TOML file")
     seed.add_argument("file")
     seed.set_defaults(func=cmd_seed)
+
+    health = sub.add_parser("healthcheck", help="exit 0 when the local server (or worker) is healthy")
+    health.add_argument("--url", default="http://127.0.0.1:8000")
+    health.add_argument("--worker", action="store_true", help="check this host's delivery worker instead")
+    health.set_defaults(func=cmd_healthcheck)
+
+    keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command", required=True)
+    keys.add_parser("list", help="every key and what it does now").set_defaults(func=cmd_keys_list)
+    rotate = keys.add_parser("rotate", help="publish a new key now; sign with it after EXEUNT_KEY_ROTATION_DELAY")
+    rotate.add_argument("--alg", choices=["RS256", "ES256"])
+    rotate.add_argument("--delay", type=int, metavar="SECONDS", help="override EXEUNT_KEY_ROTATION_DELAY")
+    rotate.set_defaults(func=cmd_keys_rotate)
+    retire = keys.add_parser("retire", help="stop a key signing now (it stays published while its tokens live)")
+    retire.add_argument("kid")
+    retire.add_argument("--force", action="store_true")
+    retire.set_defaults(func=cmd_keys_retire)
 
     users = sub.add_parser("users", help="manage users").add_subparsers(dest="users_command", required=True)
     add = users.add_parser("add", help="add a user (asks for the password)")

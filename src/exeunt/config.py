@@ -96,6 +96,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("EXEUNT_DB_POOL_SIZE", "10", "Database connections per process (PostgreSQL)."),
     Setting("EXEUNT_DB_POOL_TIMEOUT", "10", "Seconds to wait for a free database connection."),
     Setting("EXEUNT_LOG_LEVEL", "info", "debug, info, warning or error."),
+    Setting("EXEUNT_LOG_FORMAT", "text", "text (one readable line per event) or json (one JSON object per line)."),
+    Setting(
+        "EXEUNT_TRUSTED_PROXIES",
+        "(none)",
+        "Comma-separated addresses of TLS-terminating proxies whose X-Forwarded-Proto/For are trusted, or * for any.",
+    ),
+    Setting("EXEUNT_METRICS_TOKEN", "(none)", "When set, /metrics requires Authorization: Bearer with this value."),
+    Setting(
+        "EXEUNT_KEY_ROTATION_DELAY",
+        "600",
+        "Seconds between publishing a rotated-in key in the JWKS and signing with it (exeunt keys rotate).",
+    ),
+    Setting(
+        "EXEUNT_SIGNING_KEY_FILES",
+        "(none: keys live in the database)",
+        "Comma-separated PEM private key files (RSA or P-256); the first signs. Replaces database keys.",
+    ),
 )
 
 
@@ -125,6 +142,11 @@ class Config:
     db_pool_size: int = 10
     db_pool_timeout: float = 10.0
     log_level: str = "info"
+    log_format: str = "text"
+    trusted_proxies: tuple[str, ...] = ()
+    metrics_token: str | None = None
+    key_rotation_delay: int = 600
+    signing_key_files: tuple[Path, ...] = ()
 
     @property
     def secure_cookies(self) -> bool:
@@ -242,6 +264,10 @@ def load_config(environ: Mapping[str, str] | None = None, *, default_issuer: str
             f"EXEUNT_SEED_FILE names {str(seed)!r}, which is not a readable file; fix the path or unset it."
         )
     issuer = get("EXEUNT_ISSUER", _issuer, default_issuer.rstrip("/"))
+    key_files = tuple(Path(p.strip()) for p in env.get("EXEUNT_SIGNING_KEY_FILES", "").split(",") if p.strip())
+    for path in key_files:
+        if not path.is_file():
+            raise ConfigError(f"EXEUNT_SIGNING_KEY_FILES names {str(path)!r}, which is not a readable file.")
     return Config(
         issuer=issuer,
         database_url=get("EXEUNT_DATABASE_URL", _database_url, "sqlite+aiosqlite:///./exeunt.db"),
@@ -296,6 +322,17 @@ def load_config(environ: Mapping[str, str] | None = None, *, default_issuer: str
         seed_file=seed,
         db_pool_size=get("EXEUNT_DB_POOL_SIZE", lambda r: _int("EXEUNT_DB_POOL_SIZE", r, maximum=1000), 10),
         db_pool_timeout=get("EXEUNT_DB_POOL_TIMEOUT", lambda r: _float("EXEUNT_DB_POOL_TIMEOUT", r, minimum=0.1), 10.0),
+        log_format=get(
+            "EXEUNT_LOG_FORMAT", lambda r: _choice("EXEUNT_LOG_FORMAT", r.lower(), ("text", "json")), "text"
+        ),
+        trusted_proxies=tuple(p.strip() for p in env.get("EXEUNT_TRUSTED_PROXIES", "").split(",") if p.strip()),
+        metrics_token=env.get("EXEUNT_METRICS_TOKEN") or None,
+        key_rotation_delay=get(
+            "EXEUNT_KEY_ROTATION_DELAY",
+            lambda r: _int("EXEUNT_KEY_ROTATION_DELAY", r, minimum=0, maximum=30 * 86400),
+            600,
+        ),
+        signing_key_files=key_files,
         log_level=get(
             "EXEUNT_LOG_LEVEL",
             lambda r: _choice("EXEUNT_LOG_LEVEL", r.lower(), ("debug", "info", "warning", "error")),

@@ -12,7 +12,7 @@ from exeunt.security import new_token
 from exeunt.storage import keys as key_store
 from exeunt.storage import secrets as secret_store
 from exeunt.storage.database import Database
-from exeunt.tokens.keys import KeyRing, new_key_record
+from exeunt.tokens.keys import KeyRing, new_key_record, records_from_pem_files
 
 KEY_RING_TTL = 30.0  # seconds before another process's key rotation is noticed
 
@@ -38,12 +38,13 @@ class Runtime:
         now = utcnow()
         async with db.write() as conn:
             secret = config.secret_key or await secret_store.get_or_create(conn, "cookie_secret", new_token(48), now)
-            records = await key_store.list_all(conn)
-            ring = cls._ring_from(config, records)
-            if ring.signing_key(config.signing_alg, now) is None:
-                await key_store.add(conn, new_key_record(config.signing_alg, now))
-                records = await key_store.list_all(conn)
-                ring = cls._ring_from(config, records)
+            if config.signing_key_files:
+                ring = cls._ring_from(config, records_from_pem_files([str(p) for p in config.signing_key_files], now))
+            else:
+                ring = cls._ring_from(config, await key_store.list_all(conn))
+                if ring.signing_key(config.signing_alg, now) is None:
+                    await key_store.add(conn, new_key_record(config.signing_alg, now))
+                    ring = cls._ring_from(config, await key_store.list_all(conn))
         return cls(config, db, secret, ring)
 
     @staticmethod
@@ -53,6 +54,8 @@ class Runtime:
 
     async def key_ring(self) -> KeyRing:
         """The key ring, reloaded from the database at most every ``KEY_RING_TTL`` seconds."""
+        if self.config.signing_key_files:
+            return self._ring
         if time.monotonic() - self._ring_loaded > KEY_RING_TTL:
             async with self._ring_lock:
                 if time.monotonic() - self._ring_loaded > KEY_RING_TTL:

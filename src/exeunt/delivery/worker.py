@@ -36,6 +36,7 @@ from exeunt.runtime import Runtime, utcnow
 from exeunt.security import new_token
 from exeunt.storage import clients as client_store
 from exeunt.storage import deliveries as outbox
+from exeunt.storage import heartbeats
 from exeunt.storage.clients import ClientRecord
 from exeunt.storage.deliveries import Outcome
 from exeunt.storage.signouts import DeliveryRecord
@@ -51,6 +52,7 @@ FORM_PREFIX = b"logout_token="  # a JWT is base64url and dots: nothing in it nee
 FIRST_RETRY = 1.0
 LONGEST_RETRY = 600.0
 SHUTDOWN_GRACE = 10.0  # seconds a stopping worker lets in-flight deliveries finish
+HEARTBEAT_EVERY = 5.0  # seconds between heartbeat rows (readiness counts a worker alive for 30 s)
 URGENT_HEAD_START = 0.05  # seconds the initiating clients' deliveries get before the others start
 
 
@@ -78,6 +80,8 @@ class DeliveryWorker:
         self.owner = owner or f"{socket.gethostname()[:20]}-{os.getpid()}-{new_token(4)}"
         self.lease = timedelta(seconds=max(10.0, 2 * self.config.backchannel_timeout + 5))
         self.heartbeat = time.monotonic()
+        self.started_at = utcnow()
+        self._beat_written = 0.0
         self.on_outcome: list[Callable[[DeliveryRecord, Outcome, float], None]] = []
         self._wake = asyncio.Event()
         self._results_ready = asyncio.Event()
@@ -109,6 +113,7 @@ class DeliveryWorker:
         try:
             while not self._stopping.is_set():
                 self.heartbeat = time.monotonic()
+                await self._write_heartbeat()
                 self._wake.clear()
                 if self._room() >= self._claim_threshold():
                     claimed = await self._claim_some()
@@ -170,7 +175,9 @@ class DeliveryWorker:
         self, first: list[asyncio.Task[None]], rows: list[DeliveryRecord], clients: dict[str, ClientRecord]
     ) -> None:
         async def after_first() -> None:
-            await asyncio.wait(first, timeout=URGENT_HEAD_START)
+            done, _ = await asyncio.wait(first, timeout=URGENT_HEAD_START)
+            if done:
+                await self._flush()  # record it before the others take the loop: the browser is polling
             for row in rows:
                 self._spawn(row, clients.get(row.client_id))
 
@@ -322,6 +329,18 @@ class DeliveryWorker:
             self._results_ready.set()
 
     # -- waking across processes (PostgreSQL LISTEN/NOTIFY) --------------------------------
+    async def _write_heartbeat(self) -> None:
+        if self.heartbeat - self._beat_written < HEARTBEAT_EVERY:
+            return
+        self._beat_written = self.heartbeat
+        try:
+            async with self.runtime.db.write() as conn:
+                await heartbeats.beat(
+                    conn, owner=self.owner, host=socket.gethostname(), started_at=self.started_at, now=utcnow()
+                )
+        except Exception:
+            log.exception("could not record the worker heartbeat")
+
     async def _ensure_listener(self) -> None:
         if self.runtime.db.is_sqlite or self._listener is not None:
             return
@@ -350,6 +369,7 @@ class DeliveryWorker:
         with contextlib.suppress(Exception):
             async with self.runtime.db.write() as conn:
                 released = await outbox.release_leases(conn, self.owner)
+                await heartbeats.forget(conn, self.owner)
             if released:
                 log.info("released %d unfinished deliveries for other workers", released)
         if self._http is not None:

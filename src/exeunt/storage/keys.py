@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exeunt.storage.models import SigningKey
@@ -32,10 +32,11 @@ async def add(conn: AsyncConnection, record: KeyRecord) -> None:
     await conn.execute(insert(signing_keys).values(**record.__dict__))
 
 
-async def retire(conn: AsyncConnection, kid: str, now: datetime) -> bool:
+async def retire(conn: AsyncConnection, kid: str, at: datetime) -> bool:
+    """Stop ``kid`` signing at ``at`` (unless it already stops earlier)."""
     result = await conn.execute(
         update(signing_keys)
-        .where(signing_keys.c.kid == kid, signing_keys.c.retired_at.is_(None))
-        .values(retired_at=now)
+        .where(signing_keys.c.kid == kid, or_(signing_keys.c.retired_at.is_(None), signing_keys.c.retired_at > at))
+        .values(retired_at=at)
     )
     return result.rowcount > 0

@@ -198,3 +198,14 @@ class BackchannelDelivery(Base):
 
 # Due rows are found by this index: pending ones have a next_attempt_at, finished ones have NULL.
 Index("ix_backchannel_deliveries_due", BackchannelDelivery.next_attempt_at)
+
+
+class WorkerHeartbeat(Base):
+    """Delivery workers alive: /readyz of a `serve --no-worker` process and the worker health check read it."""
+
+    __tablename__ = "worker_heartbeats"
+
+    owner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())

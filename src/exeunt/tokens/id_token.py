@@ -82,9 +82,9 @@ def verify_id_token_hint(token: str, ring: KeyRing, *, issuer: str, now: datetim
         raise HintInvalid(f"id_token_hint is signed with {alg!r}, which this provider does not use")
     kid = header.get("kid")
     candidates = (
-        [k for k in [ring.verification_key(kid, now)] if k is not None]
+        [k for k in [ring.verification_key(kid)] if k is not None]
         if isinstance(kid, str)
-        else [k for k in ring.published(now) if k.alg == alg]
+        else [k for k in ring.all() if k.alg == alg]
     )
     if not candidates:
         raise HintInvalid("id_token_hint was not signed by a key of this provider")

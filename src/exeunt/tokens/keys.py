@@ -46,6 +46,36 @@ def public_jwk(key: PrivateKey) -> dict[str, Any]:
     return jwk
 
 
+def alg_of(key: PrivateKey) -> str:
+    if isinstance(key, rsa.RSAPrivateKey):
+        return "RS256"
+    if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
+        return "ES256"
+    raise ValueError("only RSA and P-256 keys are supported")
+
+
+def records_from_pem_files(paths: list[str], now: datetime) -> list[KeyRecord]:
+    """Keys given as PEM files: the first one signs, the others are published (and verify)."""
+    records = []
+    for index, path in enumerate(paths):
+        with open(path, "rb") as fh:
+            pem = fh.read()
+        key = serialization.load_pem_private_key(pem, password=None)
+        assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+        epoch = datetime.fromtimestamp(0, now.tzinfo)
+        records.append(
+            KeyRecord(
+                kid=public_jwk(key)["kid"],
+                alg=alg_of(key),
+                private_pem=pem.decode(),
+                created_at=epoch,
+                signs_from=epoch + timedelta(seconds=len(paths) - index),
+                retired_at=None,
+            )
+        )
+    return records
+
+
 def new_key_record(alg: str, now: datetime, *, signs_from: datetime | None = None) -> KeyRecord:
     key = generate_private_key(alg)
     return KeyRecord(
@@ -74,10 +104,11 @@ class LoadedKey:
 
 
 class KeyRing:
-    """Keys of this installation, loaded from storage.  Immutable; build a new one to refresh.
+    """Keys of this installation, loaded from storage (or PEM files).  Immutable; build a new one to refresh.
 
-    A key is published from its creation until ``publish_after_retire`` has passed since it was
-    retired (so tokens it signed still verify), and signs from ``signs_from`` until retired.
+    A key signs from ``signs_from`` until ``retired_at``.  It is published from its creation (so
+    clients caching the JWKS see a rotated-in key before it signs) until ``publish_after_retire``
+    has passed since it was retired (so tokens it signed still verify).
     """
 
     def __init__(self, records: list[KeyRecord], *, publish_after_retire: timedelta) -> None:
@@ -101,19 +132,22 @@ class KeyRing:
         return {"keys": [k.jwk for k in self.published(now)]}
 
     def signing_key(self, alg: str, now: datetime) -> LoadedKey | None:
-        """The newest unretired key for ``alg`` whose signing period has begun."""
+        """The newest key for ``alg`` whose signing period has begun and not ended."""
         ready = [
             k
             for k in self._keys.values()
-            if k.alg == alg and k.record.retired_at is None and k.record.signs_from <= now
+            if k.alg == alg
+            and k.record.signs_from <= now
+            and (k.record.retired_at is None or now < k.record.retired_at)
         ]
         return max(ready, key=lambda k: k.record.signs_from, default=None)
 
-    def verification_key(self, kid: str, now: datetime) -> LoadedKey | None:
-        key = self._keys.get(kid)
-        if key is None or key not in self.published(now):
-            return None
-        return key
+    def verification_key(self, kid: str) -> LoadedKey | None:
+        """Any key of ours, retired or not: an id_token_hint is accepted long after it expired."""
+        return self._keys.get(kid)
+
+    def all(self) -> list[LoadedKey]:
+        return list(self._keys.values())
 
     @property
     def algorithms(self) -> list[str]:

@@ -15,10 +15,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from exeunt import metrics
 from exeunt.config import Config
 from exeunt.delivery.worker import DeliveryWorker
 from exeunt.paths import package_dir
 from exeunt.runtime import Runtime
+from exeunt.storage.deliveries import Outcome
 from exeunt.web.endpoints import (
     authorize,
     check_session,
@@ -26,6 +28,7 @@ from exeunt.web.endpoints import (
     end_session,
     home,
     login,
+    ops,
     signout_status,
     token,
     userinfo,
@@ -48,7 +51,9 @@ API_PATHS = {
 def routes() -> list[Route | Mount]:
     return [
         Route("/", home.home),
-        Route("/healthz", home.healthz),
+        Route("/healthz", ops.healthz),
+        Route("/readyz", ops.readyz),
+        Route("/metrics", ops.metrics_endpoint),
         Route("/.well-known/openid-configuration", discovery.openid_configuration),
         Route(PATHS["jwks_uri"], discovery.jwks),
         Route(PATHS["authorization_endpoint"], authorize.authorize, methods=["GET", "POST"]),
@@ -90,6 +95,12 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
+def record_delivery(row: object, outcome: Outcome, seconds: float) -> None:
+    kind = "delivered" if outcome.delivered else ("retry" if outcome.retry_at else "given_up")
+    metrics.deliveries.labels(kind).inc()
+    metrics.delivery_seconds.observe(seconds)
+
+
 def _report_worker_end(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("the back-channel delivery worker stopped", exc_info=task.exception())
@@ -105,6 +116,8 @@ def create_app(config: Config, *, runtime: Runtime | None = None, run_worker: bo
         provider = Provider(rt)
         app.state.provider = provider
         worker = DeliveryWorker(rt) if run_worker else None
+        if worker is not None:
+            worker.on_outcome.append(record_delivery)
         app.state.worker = worker
         worker_task = asyncio.create_task(worker.run()) if worker else None
         if worker_task is not None:

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from exeunt import metrics
+from exeunt.logs import request_id
+
 log = logging.getLogger("exeunt.http")
+_SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 # No form-action: Chromium applies it to the redirect after a form POST, which would block the
 # 303 from the sign-in form to the client's redirect_uri.
@@ -96,7 +102,8 @@ class Cors:
 
 class AccessLog:
     """One line per request (method, path, status, milliseconds); never the query string, which
-    can carry codes and hints."""
+    can carry codes and hints.  Each request gets an id (a sane incoming ``X-Request-ID`` is kept),
+    put on every log line written while handling it and echoed in the response."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -107,14 +114,23 @@ class AccessLog:
             return
         started = time.perf_counter()
         status = 500
+        incoming = Headers(scope=scope).get("x-request-id", "")
+        rid = incoming if _SANE_ID.match(incoming) else secrets.token_hex(8)
+        token = request_id.set(rid)
 
         async def record(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                MutableHeaders(scope=message)["X-Request-ID"] = rid
             await send(message)
 
         try:
             await self.app(scope, receive, record)
         finally:
-            log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, (time.perf_counter() - started) * 1000)
+            route = getattr(scope.get("route"), "path", "unmatched")  # the template: bounded label values
+            metrics.http_requests.labels(route, scope["method"], str(status)).inc()
+            client = (scope.get("client") or ("-",))[0]  # after proxy headers: the real client's address
+            elapsed = (time.perf_counter() - started) * 1000
+            log.info("%s %s %d %.1fms client=%s", scope["method"], scope["path"], status, elapsed, client)
+            request_id.reset(token)

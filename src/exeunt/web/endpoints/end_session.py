@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from exeunt import metrics
 from exeunt.signout import end_session
 from exeunt.storage import clients as client_store
 from exeunt.storage import sessions as session_store
@@ -252,6 +253,8 @@ async def _sign_out(provider: Provider, session: SessionRecord, req: LogoutReque
             post_logout_redirect_uri=req.post_logout_redirect_uri,
             state=req.state,
         )
+    if ended is not None:
+        metrics.signouts.labels("user").inc()
     if ended is not None and ended.notifications:
         provider.runtime.outbox_changed()  # wake this process's worker now; others hear NOTIFY
     if ended is None:  # another tab signed out a moment earlier

@@ -24,7 +24,3 @@ async def home(request: Request) -> Response:
             known = await client_store.get_many(conn, [p.client_id for p in taking_part])
             apps = [known[p.client_id].name for p in taking_part if p.client_id in known]
     return provider.templates.TemplateResponse(request, "home.html", {"user": user, "apps": apps}, headers=NO_STORE)
-
-
-async def healthz(request: Request) -> Response:
-    return Response("ok\n", media_type="text/plain", headers=NO_STORE)

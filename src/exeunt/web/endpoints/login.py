@@ -8,6 +8,7 @@ import logging
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from exeunt import metrics
 from exeunt.security import dummy_password_hash, new_token, verify_password
 from exeunt.signout import end_session
 from exeunt.storage import sessions as session_store
@@ -92,6 +93,7 @@ async def login_submit(request: Request) -> Response:
     ok = await asyncio.to_thread(verify_password, password, stored)
     if user is None or not ok:
         log.info("sign-in failed")
+        metrics.signins.labels("failure").inc()
         return render_login(
             provider,
             request,
@@ -123,4 +125,7 @@ async def login_submit(request: Request) -> Response:
     provider.cookies.set_session(response, session.sid)
     provider.cookies.set_browser_state(response, browser_state)
     log.info("sign-in succeeded")
+    metrics.signins.labels("success").inc()
+    if replaced is not None:
+        metrics.signouts.labels("replaced").inc()
     return response

@@ -1,0 +1,73 @@
+"""For operators: liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from datetime import timedelta
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from exeunt import metrics
+from exeunt.storage import deliveries as outbox
+from exeunt.storage import heartbeats
+from exeunt.storage.migrations import current_revision, head_revision
+from exeunt.web.errors import NO_STORE
+from exeunt.web.provider import Provider
+
+WORKER_FRESH = 30.0  # seconds
+
+
+async def healthz(request: Request) -> Response:
+    """The process is alive and serving."""
+    return Response("ok\n", media_type="text/plain", headers=NO_STORE)
+
+
+async def readyz(request: Request) -> Response:
+    """Ready for traffic: database reachable, schema at head, a delivery worker alive."""
+    provider = Provider.of(request)
+    checks: dict[str, str] = {}
+    try:
+        revision = await current_revision(provider.db)
+        checks["database"] = "ok"
+        checks["migrations"] = "ok" if revision == head_revision() else f"at {revision}, need {head_revision()}"
+        worker = request.app.state.worker
+        if worker is not None:
+            age = time.monotonic() - worker.heartbeat
+            checks["worker"] = "ok" if age < WORKER_FRESH else f"in-process worker silent for {age:.0f} s"
+        else:
+            async with provider.db.read() as conn:
+                alive = await heartbeats.alive(conn, since=provider.now() - timedelta(seconds=WORKER_FRESH))
+            checks["worker"] = "ok" if alive else "no `exeunt worker` seen in the last 30 s"
+    except Exception as exc:  # the point of this endpoint is to say so, not to fail
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status_code=200 if ready else 503,
+        headers=NO_STORE,
+    )
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    provider = Provider.of(request)
+    token = provider.config.metrics_token
+    if token:
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return Response(
+                "metrics need a bearer token\n",
+                status_code=401,
+                media_type="text/plain",
+                headers={"WWW-Authenticate": 'Bearer realm="exeunt-metrics"', **NO_STORE},
+            )
+    try:
+        async with provider.db.read() as conn:
+            pending, oldest = await outbox.backlog(conn, provider.now())
+        metrics.outbox_pending.set(pending)
+        metrics.outbox_oldest_age.set(oldest)
+    except Exception:
+        pass  # the process metrics are still worth serving
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST, headers=NO_STORE)

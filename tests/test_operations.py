@@ -1,0 +1,154 @@
+"""Operating exeunt: health, readiness, metrics, request ids, logs, key rotation."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+
+from exeunt.storage import keys as key_store
+from exeunt.tokens.keys import new_key_record
+from tests.support.flows import Browser, Rp, exchange, sign_out, verify_id_token
+from tests.support.idp import Idp
+from tests.support.process import ExeuntProcess
+from tests.support.servers import free_port
+from tests.test_cli_and_config import exeunt
+
+
+def test_health_readiness_and_metrics(idp: Idp, browser: Browser) -> None:
+    assert httpx.get(idp.url("/healthz")).text == "ok\n"
+    ready = httpx.get(idp.url("/readyz"))
+    assert ready.status_code == 200, ready.text
+    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "migrations": "ok", "worker": "ok"}}
+
+    idp.add_user("alice")
+    secret = idp.add_client("notes", ["http://localhost:9/cb"])
+    rp = Rp("notes", "http://localhost:9/cb", secret)
+    exchange(idp, rp, browser.sign_in(rp))
+    sign_out(browser)
+    text = httpx.get(idp.url("/metrics")).text
+    assert 'exeunt_http_requests_total{method="GET",route="/authorize",status="200"}' in text
+    assert 'exeunt_signins_total{outcome="success"}' in text
+    assert 'exeunt_signouts_total{reason="user"}' in text
+    assert "exeunt_outbox_pending 0.0" in text and "exeunt_outbox_oldest_pending_seconds" in text
+    assert "exeunt_backchannel_delivery_seconds_bucket" in text
+
+
+@pytest.mark.parametrize("idp_settings", [{"EXEUNT_METRICS_TOKEN": "s3cret-metrics-token"}])
+def test_metrics_can_require_a_bearer_token(idp_sqlite: Idp) -> None:
+    assert httpx.get(idp_sqlite.url("/metrics")).status_code == 401
+    wrong = httpx.get(idp_sqlite.url("/metrics"), headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    right = httpx.get(idp_sqlite.url("/metrics"), headers={"Authorization": "Bearer s3cret-metrics-token"})
+    assert right.status_code == 200 and "exeunt_http_requests_total" in right.text
+
+
+def test_request_ids_are_echoed_or_made(idp_sqlite: Idp) -> None:
+    mine = httpx.get(idp_sqlite.url("/healthz"), headers={"X-Request-ID": "trace-123"})
+    assert mine.headers["x-request-id"] == "trace-123"
+    hostile = httpx.get(idp_sqlite.url("/healthz"), headers={"X-Request-ID": "a b;<x>" * 40})
+    assert hostile.headers["x-request-id"] != "a b;<x>" * 40 and len(hostile.headers["x-request-id"]) == 16
+
+
+def test_key_rotation_publishes_first_signs_later_and_old_tokens_still_verify(idp: Idp, browser: Browser) -> None:
+    idp.add_user("alice")
+    secret = idp.add_client("notes", ["http://localhost:9/cb"], post_logout_redirect_uris=["http://localhost:9/bye"])
+    rp = Rp("notes", "http://localhost:9/cb", secret)
+    old_token = exchange(idp, rp, browser.sign_in(rp)).json()["id_token"]
+    old_kid = jwt.get_unverified_header(old_token)["kid"]
+
+    async def rotate(delay: timedelta) -> str:
+        now = datetime.now(UTC)
+        record = new_key_record("RS256", now, signs_from=now + delay)
+        async with idp.provider.db.write() as conn:
+            await key_store.add(conn, record)
+            await key_store.retire(conn, old_kid, now + delay)
+        idp.provider.runtime._ring_loaded = float("-inf")  # as if KEY_RING_TTL had passed
+        return record.kid
+
+    new_kid = idp.call(rotate(timedelta(minutes=10)))
+    kids = {k["kid"] for k in idp.jwks()["keys"]}
+    assert kids == {old_kid, new_kid}  # published at once
+    still_old = exchange(idp, rp, browser.sign_in(rp)).json()["id_token"]
+    assert jwt.get_unverified_header(still_old)["kid"] == old_kid  # …but not signing yet
+
+    async def start_now() -> None:
+        now = datetime.now(UTC) - timedelta(seconds=1)
+        from sqlalchemy import update
+
+        async with idp.provider.db.write() as conn:
+            await conn.execute(
+                update(key_store.signing_keys).where(key_store.signing_keys.c.kid == new_kid).values(signs_from=now)
+            )
+            await conn.execute(
+                update(key_store.signing_keys).where(key_store.signing_keys.c.kid == old_kid).values(retired_at=now)
+            )
+        idp.provider.runtime._ring_loaded = float("-inf")
+
+    idp.call(start_now())
+    signed_in = browser.sign_in(rp)
+    new_token = exchange(idp, rp, signed_in).json()["id_token"]
+    assert jwt.get_unverified_header(new_token)["kid"] == new_kid
+    verify_id_token(idp, old_token, "notes")  # the old key is still in the JWKS
+    # A hint signed by the retired key still identifies the client.
+    page = browser.http.get(
+        idp.url("/logout"), params={"id_token_hint": old_token, "post_logout_redirect_uri": "http://localhost:9/bye"}
+    )
+    assert page.status_code == 200 and "Notes</strong> asked" in page.text
+
+
+def test_keys_cli_rotate_list_retire(tmp_path: Path) -> None:
+    assert exeunt("migrate", cwd=tmp_path).returncode == 0
+    env = {"EXEUNT_KEY_ROTATION_DELAY": "0"}
+    first = exeunt("keys", "rotate", cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    listing = exeunt("keys", "list", cwd=tmp_path).stdout
+    assert listing.count("RS256") == 1 and "signing" in listing
+    second = exeunt("keys", "rotate", "--delay", "600", cwd=tmp_path)
+    listing = exeunt("keys", "list", cwd=tmp_path).stdout
+    assert "signing" in listing and "next" in listing, listing
+    new_kid = second.stdout.split()[1]
+    refused = exeunt("keys", "retire", new_kid, cwd=tmp_path)
+    assert refused.returncode == 2 and "no key would sign" in refused.stderr
+
+
+def test_json_logs_carry_request_ids_and_no_secrets(database_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    env = {"EXEUNT_DATABASE_URL": database_url, "EXEUNT_ISSUER": issuer, "EXEUNT_LOG_FORMAT": "json"}
+    server = ExeuntProcess(["serve", "--port", str(port)], env, tmp_path, tmp_path / "serve.log")
+    try:
+        server.wait_healthy(issuer)
+        httpx.get(
+            issuer + "/authorize",
+            params={"client_id": "x", "id_token_hint": "secret-hint-value"},
+            headers={"X-Request-ID": "req-42"},
+        )
+    finally:
+        assert server.terminate() == 0
+    lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
+    hit = [entry for entry in lines if entry.get("request_id") == "req-42"]
+    assert hit and hit[0]["message"].startswith("GET /authorize 400")
+    assert all({"time", "level", "logger", "message"} <= entry.keys() for entry in lines)
+    assert "secret-hint-value" not in server.output()
+
+
+def test_behind_a_tls_proxy_cookies_are_secure_and_urls_https(tmp_path: Path) -> None:
+    port = free_port()
+    issuer = "https://login.example.test"
+    env = {"EXEUNT_ISSUER": issuer, "EXEUNT_TRUSTED_PROXIES": "127.0.0.1", "EXEUNT_LOG_FORMAT": "json"}
+    local = f"http://127.0.0.1:{port}"
+    server = ExeuntProcess(["serve", "--port", str(port)], env, tmp_path, tmp_path / "serve.log")
+    try:
+        server.wait_healthy(local)
+        meta = httpx.get(local + "/.well-known/openid-configuration").json()
+        assert all(meta[k].startswith("https://login.example.test/") for k in meta if k.endswith("_endpoint"))
+        login = httpx.get(local + "/login", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"})
+        assert "Secure" in login.headers["set-cookie"]
+    finally:
+        assert server.terminate() == 0
+    assert "GET /login 200" in server.output() and "client=203.0.113.9" in server.output()
