@@ -155,7 +155,7 @@ def main() -> None:
     receiver = Process(
         [
             sys.executable,
-            str(Path(__file__).parent / "receiver.py"),
+            str(Path(__file__).resolve().parents[1] / "tests" / "support" / "fast_receiver.py"),
             "--port",
             str(receiver_port),
             "--hosts",

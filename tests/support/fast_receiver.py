@@ -1,8 +1,10 @@
-"""A fast back-channel receiver for the benchmarks: raw asyncio HTTP/1.1 with keep-alive.
+"""A fast back-channel receiver for benchmarks and load tests: raw asyncio HTTP/1.1 with keep-alive,
+run as its own process (``python tests/support/fast_receiver.py --port N``).
 
 POST /ok/<client>   → 200, records (client, sid, arrival time on the system's monotonic clock)
 POST /hang/<client> → never answers
-GET  /stats         → JSON {"count": n}; with ?full=1 also "arrivals": {"client sid": t}; ?reset=1 resets
+GET  /stats         → JSON {"count": n, "latest": {client: t}}; with ?full=1 also "arrivals": {"client sid": t}
+                      and "tokens": [[client, sid, jti], ...] (every one, duplicates included); ?reset=1 resets
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ import time
 from urllib.parse import parse_qs
 
 arrivals: dict[str, float] = {}
+tokens: list[tuple[str, str, str]] = []
 latest: dict[str, float] = {}  # client → arrival time of its newest token
 count = 0
 
 
-def sid_of(token: str) -> str:
+def claims_of(token: str) -> dict[str, object]:
     payload = token.split(".")[1]
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    return str(claims.get("sid"))
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
 
 
 async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -41,9 +43,13 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 await asyncio.sleep(3600)
             if target.startswith("/stats"):
                 full = "full=1" in target
-                payload = json.dumps({"count": count, "latest": latest, "arrivals": arrivals if full else {}}).encode()
+                body_out = {"count": count, "latest": latest}
+                if full:
+                    body_out.update(arrivals=arrivals, tokens=tokens)
+                payload = json.dumps(body_out).encode()
                 if "reset=1" in target:
                     arrivals.clear()
+                    tokens.clear()
                     count = 0
                 writer.write(
                     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
@@ -55,7 +61,9 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 now = time.monotonic()
                 client = target.split("/")[2] if target.count("/") >= 2 else "?"
                 token = parse_qs(body.decode()).get("logout_token", [""])[0]
-                arrivals[f"{client} {sid_of(token)}"] = now
+                claims = claims_of(token)
+                arrivals[f"{client} {claims.get('sid')}"] = now
+                tokens.append((client, str(claims.get("sid")), str(claims.get("jti"))))
                 latest[client] = now
                 count += 1
                 writer.write(b"HTTP/1.1 200 OK\r\nCache-Control: no-store\r\nContent-Length: 0\r\n\r\n")

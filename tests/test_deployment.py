@@ -1,0 +1,144 @@
+"""The container deployment, proved without a container engine (none runs on these machines):
+the Dockerfile passes hadolint, docker-compose.yml validates, and every command they run is run
+here, against PostgreSQL, with the compose file's environment."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.support.databases import PostgresTemplate, _pg_execute
+from tests.support.process import ExeuntProcess
+from tests.support.servers import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if found is None:
+        message = f"{name} is not installed; `make test` installs it"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    result = subprocess.run([tool("hadolint"), "Dockerfile"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def compose_config() -> dict:  # type: ignore[type-arg]
+    result = subprocess.run(
+        [tool("docker-compose"), "--env-file", ".env.example", "config"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+def test_compose_file_validates_with_the_documented_env_file() -> None:
+    services = compose_config()["services"]
+    assert set(services) == {"postgres", "migrate", "idp", "worker"}
+    assert services["migrate"]["command"] == ["exeunt", "migrate"]
+    assert services["idp"]["command"][:2] == ["exeunt", "serve"] and "--no-worker" in services["idp"]["command"]
+    assert services["worker"]["command"] == ["exeunt", "worker"]
+    assert "pgdata" in compose_config()["volumes"]
+    for name in ("migrate", "idp", "worker"):  # configuration by environment variables only
+        assert all(k.startswith("EXEUNT_") for k in services[name]["environment"])
+    readme = (ROOT / "README.md").read_text()
+    for variable in re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M):
+        assert f"`{variable}`" in readme, f"{variable} from .env.example is not documented in the README"
+
+
+def _local(command: list[str], port: int) -> list[str]:
+    """A container command as this machine runs it: on loopback, on a free port."""
+    assert command[0] == "exeunt"
+    return [{"0.0.0.0": "127.0.0.1", "8000": str(port)}.get(part, part) for part in command[1:]]
+
+
+def _exeunt(args: list[str], env: dict[str, str], cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("EXEUNT_")}
+    return subprocess.run(
+        [sys.executable, "-m", "exeunt.cli", *args],
+        env={**clean, **env},
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _wait_ready(url: str, want: int, timeout: float = 30) -> dict:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while True:
+        response = httpx.get(url + "/readyz", timeout=5)
+        if response.status_code == want or time.monotonic() > deadline:
+            assert response.status_code == want, response.text
+            return response.json()
+        time.sleep(0.1)
+
+
+def test_every_container_command_runs_against_postgresql(postgresql_template: PostgresTemplate, tmp_path: Path) -> None:
+    services = compose_config()["services"]
+    database_url = postgresql_template.fresh(tmp_path)
+    # Migrations start from nothing here, as the compose `migrate` step does on a new volume.
+
+
+    name = database_url.rsplit("/", 1)[1]
+    postgresql_template.drop(database_url)
+    asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"'))
+    env = {**services["idp"]["environment"], "EXEUNT_DATABASE_URL": database_url}
+    port = free_port()
+    local = f"http://127.0.0.1:{port}"
+
+    migrate = _exeunt(_local(services["migrate"]["command"], port), env, tmp_path)
+    assert migrate.returncode == 0 and "up to date" in migrate.stdout, migrate.stderr
+
+    idp = ExeuntProcess(_local(services["idp"]["command"], port), env, tmp_path, tmp_path / "idp.log")
+    worker = None
+    try:
+        idp.wait_healthy(local)
+        docker_health = json.loads(
+            re.search(r"CMD (\[.*\])", (ROOT / "Dockerfile").read_text().split("HEALTHCHECK")[1]).group(1)
+        )
+        assert _exeunt([*_local(docker_health, port), "--url", local], env, tmp_path).returncode == 0
+        not_ready = _wait_ready(local, 503)
+        assert not_ready["checks"]["worker"].startswith("no `exeunt worker`")
+
+        worker = ExeuntProcess(_local(services["worker"]["command"], port), env, tmp_path, tmp_path / "worker.log")
+        assert _wait_ready(local, 200)["checks"] == {"database": "ok", "migrations": "ok", "worker": "ok"}
+        worker_health = services["worker"]["healthcheck"]["test"][1:]
+        assert _exeunt(_local(worker_health, port), env, tmp_path).returncode == 0
+        users = _exeunt(["users", "add", "alice", "--password-stdin"], env, tmp_path, "a long password\n")
+        assert users.returncode == 0, users.stderr  # the README's next step after `docker compose up`
+    finally:
+        assert idp.terminate() == 0, idp.output()
+        if worker is not None:
+            assert worker.terminate() == 0, worker.output()
+
+    # The image's default command: the provider with its in-process worker.
+    cmd = json.loads(re.search(r"^CMD (\[.*\])$", (ROOT / "Dockerfile").read_text(), re.M).group(1))
+    whole = ExeuntProcess(_local(cmd, port), env, tmp_path, tmp_path / "default.log")
+    try:
+        whole.wait_healthy(local)
+        _wait_ready(local, 200)
+    finally:
+        assert whole.terminate() == 0
+    postgresql_template.drop(database_url)
