@@ -100,7 +100,6 @@ def test_every_container_command_runs_against_postgresql(postgresql_template: Po
     database_url = postgresql_template.fresh(tmp_path)
     # Migrations start from nothing here, as the compose `migrate` step does on a new volume.
 
-
     name = database_url.rsplit("/", 1)[1]
     postgresql_template.drop(database_url)
     asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"'))

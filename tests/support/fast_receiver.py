@@ -3,6 +3,7 @@ run as its own process (``python tests/support/fast_receiver.py --port N``).
 
 POST /ok/<client>   → 200, records (client, sid, arrival time on the system's monotonic clock)
 POST /hang/<client> → never answers
+POST /slow/<client> → 200 after half a second, recorded like /ok/
 GET  /stats         → JSON {"count": n, "latest": {client: t}}; with ?full=1 also "arrivals": {"client sid": t}
                       and "tokens": [[client, sid, jti], ...] (every one, duplicates included); ?reset=1 resets
 """
@@ -41,6 +42,8 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
             body = await reader.readexactly(length) if length else b""
             if target.startswith("/hang/"):
                 await asyncio.sleep(3600)
+            if target.startswith("/slow/"):
+                await asyncio.sleep(0.5)
             if target.startswith("/stats"):
                 full = "full=1" in target
                 body_out = {"count": count, "latest": latest}

@@ -40,9 +40,13 @@ class Cookies:
             return None
         return sid if isinstance(sid, str) else None
 
+    def signed_sid(self, sid: str) -> str:
+        """The cookie value naming ``sid`` (any instance sharing the secret key accepts it)."""
+        return str(self._signer.dumps(sid))
+
     def set_session(self, response: Response, sid: str) -> None:
         response.set_cookie(
-            SESSION_COOKIE, self._signer.dumps(sid), path="/", httponly=True, samesite="lax", secure=self.secure
+            SESSION_COOKIE, self.signed_sid(sid), path="/", httponly=True, samesite="lax", secure=self.secure
         )
 
     def clear_session(self, response: Response) -> None:
