@@ -105,13 +105,14 @@ def run_async(coro):  # type: ignore[no-untyped-def]
 class BrowserSession:
     """A cookie jar doing what a browser does: sign in once, then collect codes for more clients."""
 
-    def __init__(self, issuer: str) -> None:
-        self.issuer = issuer
+    def __init__(self, issuer: str, base: str | None = None) -> None:
+        self.issuer = issuer  # what Origin headers say
+        self.base = base or issuer  # the instance this browser talks to
         self.http = httpx.Client(follow_redirects=False, timeout=30)
 
     def authorize(self, client_id: str, redirect_uri: str) -> httpx.Response:
         return self.http.get(
-            self.issuer + "/authorize",
+            self.base + "/authorize",
             params={
                 "client_id": client_id,
                 "redirect_uri": redirect_uri,
@@ -128,7 +129,7 @@ class BrowserSession:
             fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', response.text))
             fields = {k: html.unescape(v) for k, v in fields.items()}
             response = self.http.post(
-                self.issuer + "/login",
+                self.base + "/login",
                 headers={"Origin": self.issuer},
                 data={**fields, "username": username, "password": PASSWORD},
             )
@@ -136,14 +137,14 @@ class BrowserSession:
         return parse_qs(urlsplit(response.headers["location"]).query)["code"][0]
 
     def confirmation(self, **params: str) -> dict[str, str]:
-        page = self.http.get(self.issuer + "/logout", params=params)
+        page = self.http.get(self.base + "/logout", params=params)
         return {
             k: html.unescape(v)
             for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text)
         }
 
     def confirm(self, fields: dict[str, str]) -> httpx.Response:
-        return self.http.post(self.issuer + "/logout/confirm", data=fields, headers={"Origin": self.issuer})
+        return self.http.post(self.base + "/logout/confirm", data=fields, headers={"Origin": self.issuer})
 
     def close(self) -> None:
         self.http.close()

@@ -53,13 +53,17 @@ async def consume_code(conn: AsyncConnection, code_hash: str, now: datetime) -> 
 
     The conditional UPDATE makes single use hold even when two requests race with the same code.
     """
-    result = await conn.execute(
-        update(codes).where(codes.c.code_hash == code_hash, codes.c.consumed_at.is_(None)).values(consumed_at=now)
+    spent = await conn.execute(
+        update(codes)
+        .where(codes.c.code_hash == code_hash, codes.c.consumed_at.is_(None))
+        .values(consumed_at=now)
+        .returning(*codes.c)
     )
+    row = spent.first()
+    if row is not None:
+        return CodeRecord(**row._mapping), True
     row = (await conn.execute(select(codes).where(codes.c.code_hash == code_hash))).first()
-    if row is None:
-        return None, False
-    return CodeRecord(**row._mapping), result.rowcount == 1
+    return (CodeRecord(**row._mapping) if row else None), False
 
 
 async def add_access_token(conn: AsyncConnection, record: AccessTokenRecord) -> None:

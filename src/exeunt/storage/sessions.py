@@ -69,15 +69,19 @@ async def get_live(conn: AsyncConnection, sid: str, now: datetime) -> SessionRec
     return record if record is not None and record.is_live(now) else None
 
 
-async def record_participation(conn: AsyncConnection, *, sid: str, client_id: str, now: datetime) -> None:
-    """Remember that ``client_id`` was issued a code in session ``sid`` (one row per pair)."""
+async def record_participation(
+    conn: AsyncConnection, *, sid: str, client_id: str, now: datetime, touch_session: bool = True
+) -> None:
+    """Remember that ``client_id`` was issued a code in session ``sid`` (one row per pair); with
+    ``touch_session`` also move the session's ``last_active_at``."""
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     stmt = insert(participation).values(sid=sid, client_id=client_id, first_code_at=now, last_code_at=now)
     stmt = stmt.on_conflict_do_update(
         index_elements=[participation.c.sid, participation.c.client_id], set_={"last_code_at": now}
     )
     await conn.execute(stmt)
-    await conn.execute(update(sso_sessions).where(sso_sessions.c.sid == sid).values(last_active_at=now))
+    if touch_session:
+        await conn.execute(update(sso_sessions).where(sso_sessions.c.sid == sid).values(last_active_at=now))
 
 
 async def participants(conn: AsyncConnection, sid: str) -> list[Participation]:

@@ -27,6 +27,7 @@ from exeunt.web.params import BadParameters, read_params
 from exeunt.web.provider import Provider
 
 MAX_PARAM_LENGTH = 2048
+ACTIVITY_GRANULARITY = timedelta(minutes=1)  # last_active_at is not rewritten more often than this
 PROMPTS = {"none", "login", "consent", "select_account"}
 S256_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
@@ -197,7 +198,13 @@ async def issue_code(
             consumed_at=None,
         ),
     )
-    await session_store.record_participation(conn, sid=session.sid, client_id=req.client.client_id, now=now)
+    await session_store.record_participation(
+        conn,
+        sid=session.sid,
+        client_id=req.client.client_id,
+        now=now,
+        touch_session=now - session.last_active_at > ACTIVITY_GRANULARITY,
+    )
     return redirect_with(
         req.redirect_uri,
         {
@@ -216,41 +223,36 @@ async def authorize(request: Request) -> Response:
     except BadParameters as exc:
         return error_page(request, "Sign-in request is malformed", exc.description, exc.status)
     now = provider.now()
+    sid = provider.cookies.read_sid(request)
+    browser_state = provider.cookies.read_browser_state(request)
     try:
-        async with provider.db.read() as conn:
-            req = await validate(conn, params)
-            sid = provider.cookies.read_sid(request)
-            session = await session_store.get_live(conn, sid, now) if sid else None
+        if sid is None:  # the common first visit: nothing to write, no write lock taken
+            async with provider.db.read() as conn:
+                req = await validate(conn, params)
+            session = None
+        else:
+            # A signed-in browser: validate, find the session and issue the code in one transaction.
+            async with provider.db.write() as conn:
+                req = await validate(conn, params)
+                session = await session_store.get_live(conn, sid, now)
+                if session is not None and not needs_login(req, session, now):
+                    # Signed in, but the state cookie was lost (cleared by hand): give it one, so the
+                    # session_state issued now can read "unchanged" in the check_session iframe.
+                    state_value = browser_state or new_token(16)
+                    response = await issue_code(provider, conn, req, session, state_value)
+                    if browser_state is None:
+                        provider.cookies.set_browser_state(response, state_value)
+                    return response
     except AuthorizePageError as exc:
         return error_page(request, exc.title, exc.message)
     except AuthorizeRedirectError as exc:
         return error_redirect(provider, request, exc)
 
-    if needs_login(req, session, now):
-        if "none" in req.prompt:
-            return error_redirect(
-                provider,
-                request,
-                AuthorizeRedirectError(
-                    req.client,
-                    req.redirect_uri,
-                    req.state,
-                    "login_required",
-                    "the user is not signed in" if session is None else "the sign-in is older than max_age",
-                ),
-            )
-        return render_login(
-            provider, request, params=params, username=req.login_hint or "", client_name=req.client.name
+    if "none" in req.prompt:
+        reason = "the user is not signed in" if session is None else "the sign-in is older than max_age"
+        return error_redirect(
+            provider,
+            request,
+            AuthorizeRedirectError(req.client, req.redirect_uri, req.state, "login_required", reason),
         )
-    assert session is not None
-    browser_state = provider.cookies.read_browser_state(request)
-    missing_state = browser_state is None
-    if browser_state is None:
-        # Signed in, but the state cookie was lost (cleared by hand): give it one, so that the
-        # session_state issued now can read "unchanged" in the check_session iframe.
-        browser_state = new_token(16)
-    async with provider.db.write() as conn:
-        response = await issue_code(provider, conn, req, session, browser_state)
-    if missing_state:
-        provider.cookies.set_browser_state(response, browser_state)
-    return response
+    return render_login(provider, request, params=params, username=req.login_hint or "", client_name=req.client.name)

@@ -73,8 +73,6 @@ async def token(request: Request) -> Response:
         return invalid_request("the token endpoint takes POST").json()
     try:
         params = await read_params(request, provider.config.max_body_bytes)
-        async with provider.db.read() as conn:
-            client = await authenticate_client(conn, request, params)
         grant_type = params.get("grant_type")
         if not grant_type:
             raise invalid_request("grant_type is missing")
@@ -86,7 +84,7 @@ async def token(request: Request) -> Response:
         verifier = params.get("code_verifier")
         if verifier is not None and not (43 <= len(verifier) <= 128):
             raise invalid_request("code_verifier must be 43 to 128 characters")
-        return await _exchange(provider, client, code, params.get("redirect_uri"), verifier)
+        return await _exchange(provider, request, params, code, verifier)
     except BadParameters as exc:
         return OAuthError("invalid_request", exc.description, exc.status).json()
     except OAuthError as exc:
@@ -94,13 +92,16 @@ async def token(request: Request) -> Response:
 
 
 async def _exchange(
-    provider: Provider, client: ClientRecord, code: str, redirect_uri: str | None, verifier: str | None
+    provider: Provider, request: Request, params: dict[str, str], code: str, verifier: str | None
 ) -> Response:
     now = provider.now()
     code_hash = sha256_hex(code)
+    redirect_uri = params.get("redirect_uri")
     # The code is spent by the first attempt, successful or not; errors are returned (not raised)
-    # inside the transaction so that spending it, and any revocation, is committed.
+    # inside the transaction so that spending it, and any revocation, is committed.  A failed client
+    # authentication raises before anything is written, so it leaves the code unspent.
     async with provider.db.write() as conn:
+        client = await authenticate_client(conn, request, params)
         record, first_use = await grants.consume_code(conn, code_hash, now)
         if record is None:
             return invalid_grant("unknown authorization code").json()
