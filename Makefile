@@ -1,9 +1,9 @@
-# The two commands of the README: `make run` and `make test`.  Everything else is a helper.
+# The README's commands: `make demo` (or `make run`) and `make test`.  Everything else is a helper.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-test lint bench clean
+.PHONY: run demo test install lint clean
 
 $(BIN)/exeunt: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ install: $(BIN)/exeunt
 ## Install and run the provider on the embedded default (SQLite file ./exeunt.db, port 8000).
 run: install
 	$(BIN)/exeunt serve
+
+## Install and start the provider plus three sample apps; open the printed URL (http://localhost:8000).
+demo: install
+	bash scripts/install-examples
+	$(BIN)/exeunt demo
 
 ## Install everything the tests need (Python packages, Debian's chromium, the npm test apps) and run them all.
 test:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import getpass
 import json
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from exeunt import admin, logs
+from exeunt import admin, demo, logs
 from exeunt.admin import AdminError
 from exeunt.config import Config, ConfigError, load_config
 from exeunt.registration import RegistrationError, build_client
@@ -57,18 +56,11 @@ def _read_secret(prompt: str, from_stdin: bool) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from exeunt.serving import Server
     from exeunt.web.app import create_app
 
     config = _config(args)
     logs.setup(config.log_level, config.log_format)
-
-    class Server(uvicorn.Server):
-        """Signals are ours (below): uvicorn would re-raise SIGTERM after its graceful shutdown, and a
-        clean stop of exeunt, in-process worker finished, should exit 0."""
-
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            yield
 
     async def run() -> int:
         db = await admin.prepare_database(config)
@@ -449,6 +441,8 @@ def parser() -> argparse.ArgumentParser:
     health.add_argument("--url", default="http://127.0.0.1:8000")
     health.add_argument("--worker", action="store_true", help="check this host's delivery worker instead")
     health.set_defaults(func=cmd_healthcheck)
+
+    demo.add_parser(sub)
 
     keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command", required=True)
     keys.add_parser("list", help="every key and what it does now").set_defaults(func=cmd_keys_list)

@@ -1,0 +1,102 @@
+"""`exeunt demo` as a newcomer meets it: a real process, three sample apps, one sign-out reaching all."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser as Chromium
+from playwright.sync_api import Page, expect
+
+from tests.support.browser import chromium
+from tests.support.process import ExeuntProcess
+from tests.support.servers import free_port
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def chrome() -> Iterator[Chromium]:
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[dict[str, str], str, str]]:
+    ports = {name: free_port() for name in ("port", "idp-port", "notes-port", "billing-port", "board-port")}
+    args = ["demo"] + [part for name, port in ports.items() for part in (f"--{name}", str(port))]
+    process = ExeuntProcess(args, {}, tmp_path, tmp_path / "demo.log")
+    deadline = time.monotonic() + 60
+    while "Ctrl-C stops everything" not in process.output():
+        assert process.proc.poll() is None and time.monotonic() < deadline, process.output()
+        time.sleep(0.1)
+    output = process.output()
+    user, password = re.search(r"user (\S+)\s+password (\S+)", output).groups()  # type: ignore[union-attr]
+    urls = {
+        "landing": f"http://localhost:{ports['port']}",
+        "notes": f"http://localhost:{ports['notes-port']}",
+        "billing": f"http://localhost:{ports['billing-port']}",
+        "board": f"http://127.0.0.1:{ports['board-port']}/index.html",
+        "idp": f"http://127.0.0.1:{ports['idp-port']}",
+    }
+    yield urls, user, password
+    assert process.terminate() == 0, process.output()
+
+
+def sign_in_server_app(page: Page, url: str, credentials: tuple[str, str] | None) -> None:
+    page.goto(url)
+    page.click("#sign-in")
+    if credentials:
+        page.fill("#username", credentials[0])
+        page.fill("#password", credentials[1])
+        page.click("button[type=submit]")
+    expect(page.locator("#status")).to_contain_text("Signed in as")
+
+
+def test_one_sign_out_reaches_all_three_demo_apps(
+    chrome: Chromium, demo: tuple[dict[str, str], str, str], artifacts: Path
+) -> None:
+    urls, user, password = demo
+    context = chrome.new_context(viewport={"width": 1100, "height": 760})
+    context.set_default_timeout(15000)
+    landing = context.new_page()
+    landing.goto(urls["landing"])
+    expect(landing.locator("h1")).to_contain_text("sign out everywhere")
+    landing.screenshot(path=str(artifacts / "demo-landing.png"))
+
+    notes, billing, board = context.new_page(), context.new_page(), context.new_page()
+    sign_in_server_app(notes, urls["notes"], (user, password))
+    sign_in_server_app(billing, urls["billing"], None)  # single sign-on: no password the second time
+    board.goto(urls["board"])
+    board.click("#login")
+    expect(board.locator("#status")).to_contain_text("signed in sid=")
+
+    with notes.expect_response(lambda r: "/logout/done/" in r.url) as done:
+        notes.click("#sign-out")  # to the provider's question…
+        expect(notes.locator("h1")).to_have_text("Sign out of exeunt?")
+        expect(notes.locator("ul.apps")).to_contain_text("Billing")
+        notes.click("#sign-out")  # …and the answer
+    signed_out_at = time.monotonic()
+    notes.wait_for_url(re.compile(re.escape(urls["notes"]) + r"/\?state="))
+
+    for page, technique in ((notes, "front-channel"), (billing, "back-channel")):
+        expect(page.locator("#status")).to_have_text("Signed out", timeout=10000)
+        expect(page.locator("#log")).to_contain_text(technique)
+    expect(board.locator("#status")).to_have_text("signed out", timeout=10000)
+    assert time.monotonic() - signed_out_at < 10
+    for name, page in (("notes", notes), ("billing", billing), ("board", board)):
+        page.screenshot(path=str(artifacts / f"demo-{name}-after-sign-out.png"))
+
+    # The logged-out page again, held there (the redirect blocked) to show each app's progress.
+    look = context.new_page()
+    look.route(
+        re.compile(re.escape(urls["notes"]) + r"/\?state=.*"), lambda route: route.fulfill(status=204)
+    )  # 204: the browser stays put
+    look.goto(done.value.url, wait_until="domcontentloaded")
+    expect(look.locator("li", has_text="Notes").locator("[data-status]")).to_have_text("signed out")
+    expect(look.locator("li", has_text="Billing").locator("[data-status]")).to_have_text("signed out")
+    look.screenshot(path=str(artifacts / "demo-logged-out.png"))
+    context.close()
