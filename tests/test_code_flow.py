@@ -108,3 +108,25 @@ def test_discovery_advertises_every_endpoint_and_the_jwks_serves_keys_with_kid(i
     keys = httpx.get(meta["jwks_uri"]).json()["keys"]
     assert keys and all(k["kid"] and "d" not in k and k["use"] == "sig" for k in keys)
     assert len({k["kid"] for k in keys}) == len(keys)
+
+
+def test_cors_lets_browser_apps_call_discovery_token_and_userinfo(idp: Idp, rp: Rp) -> None:
+    idp.add_client("spa", ["http://localhost:5173/cb"], public=True)
+    anyone = httpx.get(idp.url("/.well-known/openid-configuration"), headers={"Origin": "https://elsewhere.example"})
+    assert anyone.headers["access-control-allow-origin"] == "*"
+    preflight = httpx.options(
+        idp.url("/token"),
+        headers={
+            "Origin": "http://localhost:5173",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == "http://localhost:5173"
+    stranger = httpx.options(
+        idp.url("/token"), headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert "access-control-allow-origin" not in stranger.headers
+    userinfo = httpx.get(idp.url("/userinfo"), headers={"Origin": "http://localhost:5173"})
+    assert userinfo.headers["access-control-allow-origin"] == "http://localhost:5173"

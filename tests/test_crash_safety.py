@@ -73,3 +73,60 @@ def test_sigkill_after_sign_out_loses_no_notification(database_url: str, tmp_pat
         assert second.terminate() == 0
         rp.stop()
         browser.close()
+
+
+def test_sigterm_lets_a_worker_finish_briefly_then_release_its_leases(database_url: str, tmp_path: Path) -> None:
+    """Graceful shutdown: in-flight deliveries get a bounded grace period, unfinished rows go back."""
+    import asyncio
+    import time
+
+    from exeunt.storage import deliveries as outbox
+    from exeunt.storage.database import Database
+
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    env = {"EXEUNT_DATABASE_URL": database_url, "EXEUNT_ISSUER": issuer, "EXEUNT_BACKCHANNEL_TIMEOUT": "30"}
+    rp = RecordingRp("slow")
+    rp.state.mode = "hang"
+    added = exeunt(
+        "clients",
+        "add",
+        "slow",
+        "--redirect-uri",
+        rp.redirect_uri,
+        "--backchannel-logout-uri",
+        rp.base + "/bc",
+        cwd=tmp_path,
+        env=env,
+    )
+    secret = added.stdout.split("client_secret: ")[1].split()[0]
+    exeunt("users", "add", "alice", "--password-stdin", cwd=tmp_path, env=env, stdin="correct horse battery\n")
+    rp.start(issuer, secret)
+    serve = ExeuntProcess(["serve", "--port", str(port), "--no-worker"], env, tmp_path, tmp_path / "serve.log")
+    worker = ExeuntProcess(["worker"], env, tmp_path, tmp_path / "worker.log")
+    browser = Browser(_Remote(issuer))  # type: ignore[arg-type]
+    try:
+        serve.wait_healthy(issuer)
+        client = Rp("slow", rp.redirect_uri, secret)
+        exchange(_Remote(issuer), client, browser.sign_in(client))  # type: ignore[arg-type]
+        sign_out(browser)
+        rp.wait_for("backchannel", timeout=20)  # the worker is now waiting on the hanging client
+        started = time.monotonic()
+        assert worker.terminate(timeout=30) == 0
+        assert time.monotonic() - started < 15  # bounded: it did not wait the full 30 s timeout
+        assert "released 1 unfinished deliveries" in worker.output()
+
+        async def lease_owner() -> str | None:
+            db = Database(database_url)
+            try:
+                async with db.read() as conn:
+                    [row] = await outbox.list_deliveries(conn)
+                    return row.lease_owner
+            finally:
+                await db.dispose()
+
+        assert asyncio.run(lease_owner()) is None  # free for the next worker at once
+    finally:
+        serve.terminate()
+        rp.stop()
+        browser.close()

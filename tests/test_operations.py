@@ -152,3 +152,26 @@ def test_behind_a_tls_proxy_cookies_are_secure_and_urls_https(tmp_path: Path) ->
     finally:
         assert server.terminate() == 0
     assert "GET /login 200" in server.output() and "client=203.0.113.9" in server.output()
+
+
+def test_signing_keys_can_come_from_pem_files(tmp_path: Path, sqlite_url: str) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from exeunt.tokens.keys import private_pem, public_jwk
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = tmp_path / "signing.pem"
+    pem.write_text(private_pem(key))
+    idp = Idp(sqlite_url, EXEUNT_SIGNING_KEY_FILES=str(pem), EXEUNT_SIGNING_ALG="ES256").start()
+    try:
+        assert [k["kid"] for k in idp.jwks()["keys"]] == [public_jwk(key)["kid"]]
+        idp.add_user("alice")
+        secret = idp.add_client("notes", ["http://localhost:9/cb"])
+        browser = Browser(idp)
+        rp = Rp("notes", "http://localhost:9/cb", secret)
+        token = exchange(idp, rp, browser.sign_in(rp)).json()["id_token"]
+        assert jwt.get_unverified_header(token) == {"alg": "ES256", "kid": public_jwk(key)["kid"], "typ": "JWT"}
+        verify_id_token(idp, token, "notes")
+        browser.close()
+    finally:
+        idp.stop()
