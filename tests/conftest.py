@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser as Chromium
 
+from tests.support.browser import chromium
 from tests.support.databases import PostgresTemplate, SqliteTemplate, pg_error
 from tests.support.flows import Browser
 from tests.support.idp import Idp
@@ -78,6 +80,13 @@ def browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
     b = Browser(provider)
     yield b
     b.close()
+
+
+@pytest.fixture(scope="session")
+def chrome() -> Iterator[Chromium]:
+    """One headless Chromium (Debian's) for the whole run; each test opens its own context."""
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture(scope="session")

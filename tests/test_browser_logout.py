@@ -16,7 +16,6 @@ from playwright.sync_api import Browser as Chromium
 from playwright.sync_api import BrowserContext, Page, expect
 
 from exeunt.web.cookies import SESSION_COOKIE
-from tests.support.browser import chromium
 from tests.support.flows import query_of
 from tests.support.idp import PASSWORD, Idp
 from tests.support.rp import RecordingRp, register
@@ -24,12 +23,6 @@ from tests.support.servers import ServerThread, bound_socket
 from tests.support.spa import SpaServer
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def chrome() -> Iterator[Chromium]:
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

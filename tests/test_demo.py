@@ -11,17 +11,10 @@ import pytest
 from playwright.sync_api import Browser as Chromium
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import chromium
 from tests.support.process import ExeuntProcess
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def chrome() -> Iterator[Chromium]:
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

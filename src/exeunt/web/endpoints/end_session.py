@@ -27,6 +27,7 @@ from exeunt.storage.clients import ClientRecord, origin_of
 from exeunt.storage.sessions import SessionRecord
 from exeunt.tokens.id_token import HintInvalid, verify_id_token_hint
 from exeunt.web.errors import NO_STORE, error_page
+from exeunt.web.own_forms import read_own_form
 from exeunt.web.params import BadParameters, read_params
 from exeunt.web.provider import Provider
 
@@ -205,18 +206,14 @@ async def end_session_endpoint(request: Request) -> Response:
 async def confirm(request: Request) -> Response:
     """``POST /logout/confirm``: the only request that signs anyone out."""
     provider = Provider.of(request)
-    try:
-        form = await read_params(request, provider.config.max_body_bytes)
-    except BadParameters as exc:
-        return error_page(request, "Sign-out form could not be read", exc.description, exc.status)
-    if not provider.same_origin_post(request):
-        return error_page(
-            request,
-            "Sign-out refused",
-            "This sign-out was sent from another site, so nobody was "
-            "signed out. Use the sign-out button on this service's own page.",
-            403,
-        )
+    form = await read_own_form(
+        request,
+        form="Sign-out",
+        cross_site="This sign-out was sent from another site, so nobody was signed out. "
+        "Use the sign-out button on this service's own page.",
+    )
+    if isinstance(form, Response):
+        return form
     req = _load(provider, form.get("pending", ""))
     if req is None:
         return error_page(

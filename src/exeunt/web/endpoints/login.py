@@ -22,7 +22,7 @@ from exeunt.web.endpoints.authorize import (
 )
 from exeunt.web.errors import NO_STORE, error_page
 from exeunt.web.login_form import load_pending, render_login
-from exeunt.web.params import BadParameters, read_params
+from exeunt.web.own_forms import read_own_form
 from exeunt.web.provider import Provider
 
 log = logging.getLogger("exeunt.login")
@@ -37,17 +37,13 @@ async def login_form(request: Request) -> Response:
 
 async def login_submit(request: Request) -> Response:
     provider = Provider.of(request)
-    try:
-        form = await read_params(request, provider.config.max_body_bytes)
-    except BadParameters as exc:
-        return error_page(request, "Sign-in form could not be read", exc.description, exc.status)
-    if not provider.same_origin_post(request):
-        return error_page(
-            request,
-            "Sign-in refused",
-            "This sign-in form was sent from another site. Open the sign-in page yourself.",
-            403,
-        )
+    form = await read_own_form(
+        request,
+        form="Sign-in",
+        cross_site="This sign-in form was sent from another site. Open the sign-in page yourself.",
+    )
+    if isinstance(form, Response):
+        return form
 
     blob = form.get("pending", "")
     pending = load_pending(provider, blob) if blob else None
