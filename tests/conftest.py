@@ -82,9 +82,11 @@ def browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
     b.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chrome() -> Iterator[Chromium]:
-    """One headless Chromium (Debian's) for the whole run; each test opens its own context."""
+    """Headless Chromium (Debian's), one per test module; each test opens its own context.  Not one
+    per session: Playwright's sync API keeps an event loop running while it is open, and other
+    modules' tests call asyncio.run()."""
     with chromium() as browser:
         yield browser
 
