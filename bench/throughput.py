@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import json
 import os
 import pstats
 import secrets
@@ -20,7 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import jwt
@@ -33,39 +35,74 @@ SECRET = "s" * 40
 
 
 class FlowClient:
-    """One signed-in browser plus the relying party it signs in to."""
+    """One signed-in browser plus the relying party it signs in to, on one keep-alive connection.
+
+    A raw HTTP/1.1 client rather than httpx: the load generator shares the machine's two cores with
+    the provider, and httpx costs several times more CPU per request than the provider's own work."""
 
     def __init__(self, issuer: str, base: str, cookies: httpx.Cookies, key: jwt.PyJWK) -> None:
-        self.issuer, self.base, self.key = issuer, base, key
-        self.http = httpx.AsyncClient(cookies=cookies, timeout=30, limits=httpx.Limits(max_connections=2))
+        self.issuer, self.key = issuer, key
+        parts = urlsplit(base)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.cookie = "; ".join(f"{c.name}={c.value}" for c in cookies.jar)
+        self.basic = "Basic " + base64.b64encode(f"bench:{SECRET}".encode()).decode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def _request(self, head: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+        for attempt in range(2):  # the server closes idle keep-alive connections after 5 s: reconnect once
+            if self.writer is None:
+                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            assert self.reader is not None
+            self.writer.write(head.encode() + body)
+            try:
+                raw_head = await self.reader.readuntil(b"\r\n\r\n")
+                break
+            except (asyncio.IncompleteReadError, ConnectionError):
+                self.writer.close()
+                self.writer = None
+                if attempt:
+                    raise
+        raw = raw_head.decode("latin-1").split("\r\n")
+        status = int(raw[0].split(" ", 2)[1])
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in raw[1:] if line)}
+        length = int(headers.get("content-length", "0"))
+        return status, headers, await self.reader.readexactly(length) if length else b""
 
     async def flow(self) -> float:
         started = time.perf_counter()
         nonce, state = secrets.token_urlsafe(8), secrets.token_urlsafe(8)
-        authorized = await self.http.get(
-            self.base + "/authorize",
-            params={
+        query = urlencode(
+            {
                 "client_id": "bench",
                 "redirect_uri": REDIRECT,
                 "response_type": "code",
                 "scope": "openid",
                 "state": state,
                 "nonce": nonce,
-            },
+            }
         )
-        assert authorized.status_code == 303, authorized.text[:200]
-        code = parse_qs(urlsplit(authorized.headers["location"]).query)["code"][0]
-        token = await self.http.post(
-            self.base + "/token",
-            auth=("bench", SECRET),
-            data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
+        status, headers, _ = await self._request(
+            f"GET /authorize?{query} HTTP/1.1\r\nHost: {self.host}\r\nCookie: {self.cookie}\r\n\r\n"
         )
-        assert token.status_code == 200, token.text[:200]
+        assert status == 303, status
+        code = parse_qs(urlsplit(headers["location"]).query)["code"][0]
+        form = urlencode({"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}).encode()
+        status, _, body = await self._request(
+            f"POST /token HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: {self.basic}\r\n"
+            f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(form)}\r\n\r\n",
+            form,
+        )
+        assert status == 200, body[:200]
         claims = jwt.decode(
-            token.json()["id_token"], self.key, algorithms=["RS256"], audience="bench", issuer=self.issuer
+            json.loads(body)["id_token"], self.key, algorithms=["RS256"], audience="bench", issuer=self.issuer
         )
         assert claims["nonce"] == nonce
         return time.perf_counter() - started
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 async def measure(clients: list[FlowClient], concurrency: int, seconds: float) -> tuple[int, list[float], float]:
@@ -89,7 +126,7 @@ def signed_in_cookies(issuer: str, base: str) -> httpx.Cookies:
     return cookies
 
 
-async def run_configuration(issuer: str, bases: list[str], seconds: float) -> list[str]:
+async def run_configuration(issuer: str, bases: list[str], seconds: float, pids: list[int]) -> list[str]:
     jwks = httpx.get(bases[0] + "/jwks").json()
     key = jwt.PyJWK(jwks["keys"][0])
     clients = [
@@ -100,15 +137,27 @@ async def run_configuration(issuer: str, bases: list[str], seconds: float) -> li
     try:
         await measure(clients, 32, 1.0)  # warm-up: connections, caches
         for concurrency in (1, 32):
+            cpu_before = sum(cpu_seconds(pid) for pid in pids)
             count, latencies, elapsed = await measure(clients, concurrency, seconds)
+            cpu = (sum(cpu_seconds(pid) for pid in pids) - cpu_before) / elapsed
             lines.append(
                 f"    {concurrency:>2} concurrent: {count / elapsed:7.0f} flows/s   "
-                f"p50 {pct(latencies, 0.5) * 1000:6.1f} ms   p99 {pct(latencies, 0.99) * 1000:6.1f} ms"
+                f"p50 {pct(latencies, 0.5) * 1000:6.1f} ms   p99 {pct(latencies, 0.99) * 1000:6.1f} ms   "
+                f"provider {cpu:.2f} cores, {cpu / (count / elapsed) * 1000:.1f} ms CPU per flow"
             )
     finally:
         for client in clients:
-            await client.http.aclose()
+            await client.close()
     return lines
+
+
+def run_async(coro):  # type: ignore[no-untyped-def]
+    """The load generator's loop: uvloop when installed (it is with exeunt), to keep its own cost low."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
 
 
 def main() -> None:
@@ -119,7 +168,11 @@ def main() -> None:
         default="postgresql+asyncpg://postgres@127.0.0.1/exeunt_bench",
         help="an empty PostgreSQL database (it is migrated); '' skips PostgreSQL",
     )
-    parser.add_argument("--profile", action="store_true", help="profile the SQLite provider and print where time goes")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile one provider (PostgreSQL, else SQLite) and print where its time goes",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="exeunt-throughput-"))
     print(f"exeunt sign-in throughput on {machine()}\nwork folder (logs): {work}\n")
@@ -138,7 +191,8 @@ def main() -> None:
         exeunt("migrate", env=env)
         exeunt("seed", str(seed), env=env)
         profile_file = work / "provider.prof"
-        profiling = args.profile and url.startswith("sqlite")
+        # Profile the configuration the target is about when PostgreSQL is there (1 process), else SQLite.
+        profiling = args.profile and title == ("PostgreSQL, 1 process" if args.pg_url else "SQLite, 1 process")
         prefix = ["-m", "cProfile", "-o", str(profile_file)] if profiling else []
         servers = [
             Process(
@@ -151,19 +205,14 @@ def main() -> None:
         try:
             for server, base in zip(servers, bases, strict=True):
                 server.wait_http(base + "/healthz")
-            cpu_before = sum(cpu_seconds(s.proc.pid) for s in servers)
-            wall = time.perf_counter()
-            lines = asyncio.run(run_configuration(bases[0], bases, args.seconds))
-            wall = time.perf_counter() - wall
-            cpu = sum(cpu_seconds(s.proc.pid) for s in servers) - cpu_before
+            lines = run_async(run_configuration(bases[0], bases, args.seconds, [s.proc.pid for s in servers]))
             print(f"{title}:")
-            print("\n".join(lines))
-            print(f"    provider CPU {cpu / wall:.2f} cores during the runs; the load generator shares the machine\n")
+            print("\n".join(lines) + "\n")
         finally:
             for server in servers:
                 server.stop()
         if profiling and profile_file.exists():
-            print("where the provider's time goes (SQLite, cProfile, own time, top 12):")
+            print(f"where the provider's time goes ({title}, cProfile, own time, top 12):")
             stats = pstats.Stats(str(profile_file))
             stats.sort_stats("tottime")
             entries = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:12]  # type: ignore[attr-defined]
@@ -171,6 +220,10 @@ def main() -> None:
             for (filename, line, name), (_, _, tottime, _, _) in entries:
                 where = os.path.relpath(filename, sys.prefix) if filename.startswith(sys.prefix) else filename
                 print(f"    {tottime / total * 100:5.1f}%  {name}  ({where}:{line})")
+            print("  cumulative time inside exeunt's own functions (top 8):")
+            own = [(v[3], k) for k, v in stats.stats.items() if "/exeunt/" in k[0]]  # type: ignore[attr-defined]
+            for cumtime, (filename, _line, name) in sorted(own, reverse=True)[:8]:
+                print(f"    {cumtime / total * 100:5.1f}%  {name}  ({filename.split('/exeunt/')[-1]})")
             print()
 
 

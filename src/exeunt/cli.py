@@ -43,6 +43,16 @@ def _with_db(args: argparse.Namespace, action: Callable[[Database], Awaitable[in
     return asyncio.run(run())
 
 
+def _run_service(main: Awaitable[int]) -> int:
+    """Run a long-lived service on uvloop when it is installed (a faster event loop; uvicorn would
+    pick it too, but exeunt runs the loop itself), else on asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)  # type: ignore[arg-type]
+    return int(uvloop.run(main))  # type: ignore[arg-type]
+
+
 def _read_secret(prompt: str, from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
@@ -95,7 +105,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         banner.cancel()
         return 0 if server.started else 1
 
-    return asyncio.run(run())
+    return _run_service(run())
 
 
 async def _banner(server: Any, config: Config) -> None:
@@ -134,7 +144,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             await runtime.close()
         return 0
 
-    return asyncio.run(run())
+    return _run_service(run())
 
 
 def cmd_deliveries(args: argparse.Namespace) -> int:

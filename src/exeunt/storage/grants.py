@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from exeunt.storage.models import AccessToken, AuthorizationCode
+from exeunt.storage.models import AccessToken, AuthorizationCode, UTCDateTime
 
 codes = AuthorizationCode.__table__
 tokens = AccessToken.__table__
@@ -44,8 +44,19 @@ class AccessTokenRecord:
     revoked_at: datetime | None
 
 
+# Statements on the sign-in path are built once: building them per call costs more than running them.
+_ADD_CODE = insert(codes)
+_ADD_TOKEN = insert(tokens)
+_SPEND = (
+    update(codes)
+    .where(codes.c.code_hash == bindparam("b_code_hash"), codes.c.consumed_at.is_(None))
+    .values(consumed_at=bindparam("now", type_=UTCDateTime()))
+    .returning(*codes.c)
+)
+
+
 async def add_code(conn: AsyncConnection, record: CodeRecord) -> None:
-    await conn.execute(insert(codes).values(**record.__dict__))
+    await conn.execute(_ADD_CODE, [record.__dict__])
 
 
 async def consume_code(conn: AsyncConnection, code_hash: str, now: datetime) -> tuple[CodeRecord | None, bool]:
@@ -53,12 +64,7 @@ async def consume_code(conn: AsyncConnection, code_hash: str, now: datetime) -> 
 
     The conditional UPDATE makes single use hold even when two requests race with the same code.
     """
-    spent = await conn.execute(
-        update(codes)
-        .where(codes.c.code_hash == code_hash, codes.c.consumed_at.is_(None))
-        .values(consumed_at=now)
-        .returning(*codes.c)
-    )
+    spent = await conn.execute(_SPEND, {"b_code_hash": code_hash, "now": now})
     row = spent.first()
     if row is not None:
         return CodeRecord(**row._mapping), True
@@ -67,7 +73,7 @@ async def consume_code(conn: AsyncConnection, code_hash: str, now: datetime) -> 
 
 
 async def add_access_token(conn: AsyncConnection, record: AccessTokenRecord) -> None:
-    await conn.execute(insert(tokens).values(**record.__dict__))
+    await conn.execute(_ADD_TOKEN, [record.__dict__])
 
 
 async def get_access_token(conn: AsyncConnection, token_hash: str) -> AccessTokenRecord | None:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exeunt.security import new_token
-from exeunt.storage.models import SessionParticipation, SsoSession
+from exeunt.storage.models import SessionParticipation, SsoSession, UTCDateTime
 
 sso_sessions = SsoSession.__table__
 participation = SessionParticipation.__table__
@@ -59,8 +61,12 @@ async def create(conn: AsyncConnection, *, user_id: int, sub: str, now: datetime
     return record
 
 
+# Statements on the sign-in path are built once: building them per call costs more than running them.
+_BY_SID = select(sso_sessions).where(sso_sessions.c.sid == bindparam("sid"))
+
+
 async def get(conn: AsyncConnection, sid: str) -> SessionRecord | None:
-    row = (await conn.execute(select(sso_sessions).where(sso_sessions.c.sid == sid))).first()
+    row = (await conn.execute(_BY_SID, {"sid": sid})).first()
     return _record(row) if row else None
 
 
@@ -69,19 +75,34 @@ async def get_live(conn: AsyncConnection, sid: str, now: datetime) -> SessionRec
     return record if record is not None and record.is_live(now) else None
 
 
+_TOUCH = (
+    update(sso_sessions)
+    .where(sso_sessions.c.sid == bindparam("b_sid"))
+    .values(last_active_at=bindparam("now", type_=UTCDateTime()))
+)
+
+
+@functools.cache
+def _upsert_participation(dialect: str) -> Any:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    now = bindparam("now", type_=UTCDateTime())
+    stmt = insert(participation).values(
+        sid=bindparam("b_sid"), client_id=bindparam("b_client_id"), first_code_at=now, last_code_at=now
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[participation.c.sid, participation.c.client_id],
+        set_={"last_code_at": stmt.excluded.last_code_at},
+    )
+
+
 async def record_participation(
     conn: AsyncConnection, *, sid: str, client_id: str, now: datetime, touch_session: bool = True
 ) -> None:
     """Remember that ``client_id`` was issued a code in session ``sid`` (one row per pair); with
     ``touch_session`` also move the session's ``last_active_at``."""
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(participation).values(sid=sid, client_id=client_id, first_code_at=now, last_code_at=now)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[participation.c.sid, participation.c.client_id], set_={"last_code_at": now}
-    )
-    await conn.execute(stmt)
+    await conn.execute(_upsert_participation(conn.dialect.name), {"b_sid": sid, "b_client_id": client_id, "now": now})
     if touch_session:
-        await conn.execute(update(sso_sessions).where(sso_sessions.c.sid == sid).values(last_active_at=now))
+        await conn.execute(_TOUCH, {"b_sid": sid, "now": now})
 
 
 async def participants(conn: AsyncConnection, sid: str) -> list[Participation]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
@@ -14,11 +15,13 @@ from exeunt.runtime import Runtime, utcnow
 from exeunt.security import check_csrf, csrf_token
 from exeunt.storage import clients as client_store
 from exeunt.storage import sessions as session_store
+from exeunt.storage.clients import ClientRecord
 from exeunt.storage.database import Database
 from exeunt.storage.sessions import SessionRecord
 from exeunt.web.cookies import Cookies
 
 CORS_ORIGINS_TTL = 10.0
+CLIENT_CACHE_TTL = 5.0  # seconds a process may use a client registration before reading it again
 
 
 class Provider:
@@ -29,6 +32,7 @@ class Provider:
         self.cookies = Cookies(runtime.config, runtime.secret_key)
         self.templates = Jinja2Templates(directory=str(package_dir("templates")))
         self.templates.env.globals["issuer"] = runtime.config.issuer
+        self._clients: dict[str, tuple[float, ClientRecord | None]] = {}
         self._cors_origins: frozenset[str] = frozenset()
         self._cors_loaded = float("-inf")
 
@@ -47,6 +51,21 @@ class Provider:
             return None
         async with self.db.read() as conn:
             return await session_store.get_live(conn, sid, self.now())
+
+    async def client(self, conn: AsyncConnection, client_id: str) -> ClientRecord | None:
+        """A client registration, cached for ``CLIENT_CACHE_TTL`` seconds on the hot sign-in path
+        (an operator's change reaches every process within that time)."""
+        if not 0 < len(client_id) <= 200:
+            return None
+        now = time.monotonic()
+        cached = self._clients.get(client_id)
+        if cached is not None and now - cached[0] < CLIENT_CACHE_TTL:
+            return cached[1]
+        record = await client_store.get(conn, client_id)
+        if len(self._clients) > 10_000:  # unknown ids must not grow this without bound
+            self._clients.clear()
+        self._clients[client_id] = (now, record)
+        return record
 
     def csrf(self, purpose: str, binding: str) -> str:
         return csrf_token(self.runtime.secret_key, purpose, binding)

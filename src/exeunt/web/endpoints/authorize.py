@@ -7,6 +7,7 @@ an HTML page (never a redirect); after that, errors go back to the client with `
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,7 +16,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from exeunt.security import new_token, sha256_hex
-from exeunt.storage import clients as client_store
 from exeunt.storage import grants
 from exeunt.storage import sessions as session_store
 from exeunt.storage.clients import ClientRecord, origin_of
@@ -69,7 +69,10 @@ class AuthRequest:
     params: dict[str, str]
 
 
-async def validate(conn: AsyncConnection, params: dict[str, str]) -> AuthRequest:
+ClientLookup = Callable[[AsyncConnection, str], Awaitable[ClientRecord | None]]
+
+
+async def validate(conn: AsyncConnection, params: dict[str, str], clients: ClientLookup) -> AuthRequest:
     client_id = params.get("client_id")
     if not client_id:
         raise AuthorizePageError(
@@ -78,7 +81,7 @@ async def validate(conn: AsyncConnection, params: dict[str, str]) -> AuthRequest
         )
     if len(client_id) > 200:
         raise AuthorizePageError("Unknown application", "The client_id is not one registered here.")
-    client = await client_store.get(conn, client_id)
+    client = await clients(conn, client_id)
     if client is None:
         raise AuthorizePageError("Unknown application", "The client_id is not one registered here.")
     redirect_uri = params.get("redirect_uri")
@@ -228,12 +231,12 @@ async def authorize(request: Request) -> Response:
     try:
         if sid is None:  # the common first visit: nothing to write, no write lock taken
             async with provider.db.read() as conn:
-                req = await validate(conn, params)
+                req = await validate(conn, params, provider.client)
             session = None
         else:
             # A signed-in browser: validate, find the session and issue the code in one transaction.
             async with provider.db.write() as conn:
-                req = await validate(conn, params)
+                req = await validate(conn, params, provider.client)
                 session = await session_store.get_live(conn, sid, now)
                 if session is not None and not needs_login(req, session, now):
                     # Signed in, but the state cookie was lost (cleared by hand): give it one, so the

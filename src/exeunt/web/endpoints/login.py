@@ -60,7 +60,7 @@ async def login_submit(request: Request) -> Response:
     if pending is not None:
         try:
             async with provider.db.read() as conn:
-                req = await validate(conn, pending)
+                req = await validate(conn, pending, provider.client)
         except AuthorizePageError as exc:
             return error_page(request, exc.title, exc.message)
         except AuthorizeRedirectError as exc:

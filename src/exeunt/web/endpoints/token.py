@@ -14,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from exeunt.security import b64url, new_token, sha256_hex, verify_client_secret
-from exeunt.storage import clients as client_store
 from exeunt.storage import grants
 from exeunt.storage import sessions as session_store
 from exeunt.storage.clients import ClientRecord
@@ -36,7 +35,9 @@ def _basic_credentials(header: str) -> tuple[str, str]:
     return unquote_plus(client_id), unquote_plus(secret)
 
 
-async def authenticate_client(conn: AsyncConnection, request: Request, params: dict[str, str]) -> ClientRecord:
+async def authenticate_client(
+    provider: Provider, conn: AsyncConnection, request: Request, params: dict[str, str]
+) -> ClientRecord:
     header = request.headers.get("authorization", "")
     basic = header[:6].lower() == "basic "
     if basic and "client_secret" in params:
@@ -52,7 +53,7 @@ async def authenticate_client(conn: AsyncConnection, request: Request, params: d
         client_id, secret, method = params.get("client_id", ""), "", "none"
     if not client_id:
         raise invalid_client("client authentication is missing")
-    client = await client_store.get(conn, client_id)
+    client = await provider.client(conn, client_id)
     if client is None:
         raise invalid_client("unknown client or wrong credentials")
     if client.token_endpoint_auth_method != method:
@@ -101,7 +102,7 @@ async def _exchange(
     # inside the transaction so that spending it, and any revocation, is committed.  A failed client
     # authentication raises before anything is written, so it leaves the code unspent.
     async with provider.db.write() as conn:
-        client = await authenticate_client(conn, request, params)
+        client = await authenticate_client(provider, conn, request, params)
         record, first_use = await grants.consume_code(conn, code_hash, now)
         if record is None:
             return invalid_grant("unknown authorization code").json()
