@@ -221,7 +221,12 @@ def main() -> None:
                 where = os.path.relpath(filename, sys.prefix) if filename.startswith(sys.prefix) else filename
                 print(f"    {tottime / total * 100:5.1f}%  {name}  ({where}:{line})")
             print("  cumulative time inside exeunt's own functions (top 8):")
-            own = [(v[3], k) for k, v in stats.stats.items() if "/exeunt/" in k[0]]  # type: ignore[attr-defined]
+            wrappers = {"__call__", "<module>", "main", "cmd_serve", "_run_service", "run"}  # nest: not informative
+            own = [
+                (v[3], k)
+                for k, v in stats.stats.items()  # type: ignore[attr-defined]
+                if "/exeunt/" in k[0] and k[2] not in wrappers
+            ]
             for cumtime, (filename, _line, name) in sorted(own, reverse=True)[:8]:
                 print(f"    {cumtime / total * 100:5.1f}%  {name}  ({filename.split('/exeunt/')[-1]})")
             print()
