@@ -97,3 +97,59 @@ def test_participation_is_one_row_per_session_and_client(database_url: str) -> N
     assert len(rows) == 1
     assert rows[0].first_code_at == datetime(2026, 1, 1, tzinfo=UTC)
     assert rows[0].last_code_at == datetime(2026, 1, 1, 0, 5, tzinfo=UTC)
+
+
+def test_the_worker_deletes_codes_and_tokens_an_hour_after_they_expire(database_url: str) -> None:
+    from datetime import timedelta
+
+    from exeunt.config import load_config
+    from exeunt.delivery.worker import DeliveryWorker
+    from exeunt.runtime import Runtime
+
+    now = datetime.now(UTC)
+
+    async def scenario(db: Database) -> list[str]:
+        async with db.write() as conn:
+            user = await user_store.add(conn, username="u", password_hash="x", email=None, name=None, now=now)
+            session = await session_store.create(conn, user_id=user.id, sub=user.sub, now=now, lifetime=60)
+            await clients.add(
+                conn,
+                build_client(client_id="c", name=None, redirect_uris=["http://localhost/cb"], public=True),
+                now=now,
+            )
+            for name, expires in (
+                ("old", now - timedelta(hours=2)),
+                ("recent", now - timedelta(minutes=5)),
+                ("live", now + timedelta(seconds=30)),
+            ):
+                await grants.add_code(
+                    conn,
+                    grants.CodeRecord(
+                        code_hash=name,
+                        client_id="c",
+                        sid=session.sid,
+                        redirect_uri="http://localhost/cb",
+                        scope="openid",
+                        nonce=None,
+                        code_challenge=None,
+                        auth_time=now,
+                        created_at=now,
+                        expires_at=expires,
+                        consumed_at=None,
+                    ),
+                )
+        runtime = await Runtime.start(load_config({"EXEUNT_DATABASE_URL": db.url}))
+        worker = DeliveryWorker(runtime)
+        task = asyncio.create_task(worker.run())
+        for _ in range(100):  # housekeeping runs as the worker starts
+            async with db.read() as conn:
+                left = [r.code_hash for r in await conn.execute(grants.codes.select())]
+            if "old" not in left:
+                break
+            await asyncio.sleep(0.05)
+        await worker.stop()
+        await task
+        await runtime.close()
+        return sorted(left)
+
+    assert run(database_url, scenario) == ["live", "recent"]

@@ -36,7 +36,7 @@ from exeunt.runtime import Runtime, utcnow
 from exeunt.security import new_token
 from exeunt.storage import clients as client_store
 from exeunt.storage import deliveries as outbox
-from exeunt.storage import heartbeats
+from exeunt.storage import grants, heartbeats
 from exeunt.storage.clients import ClientRecord
 from exeunt.storage.deliveries import Outcome
 from exeunt.storage.signouts import DeliveryRecord
@@ -52,6 +52,7 @@ FORM_PREFIX = b"logout_token="  # a JWT is base64url and dots: nothing in it nee
 FIRST_RETRY = 1.0
 LONGEST_RETRY = 600.0
 SHUTDOWN_GRACE = 10.0  # seconds a stopping worker lets in-flight deliveries finish
+HOUSEKEEPING_EVERY = 600.0  # seconds between deletions of expired codes and access tokens
 HEARTBEAT_EVERY = 5.0  # seconds between heartbeat rows (readiness counts a worker alive for 30 s)
 URGENT_HEAD_START = 0.05  # seconds the initiating clients' deliveries get before the others start
 
@@ -82,6 +83,7 @@ class DeliveryWorker:
         self.heartbeat = time.monotonic()
         self.started_at = utcnow()
         self._beat_written = 0.0
+        self._housekept = float("-inf")
         self.on_outcome: list[Callable[[DeliveryRecord, Outcome, float], None]] = []
         self._wake = asyncio.Event()
         self._results_ready = asyncio.Event()
@@ -114,6 +116,7 @@ class DeliveryWorker:
             while not self._stopping.is_set():
                 self.heartbeat = time.monotonic()
                 await self._write_heartbeat()
+                await self._housekeeping()
                 self._wake.clear()
                 if self._room() >= self._claim_threshold():
                     claimed = await self._claim_some()
@@ -329,6 +332,19 @@ class DeliveryWorker:
             self._results_ready.set()
 
     # -- waking across processes (PostgreSQL LISTEN/NOTIFY) --------------------------------
+    async def _housekeeping(self) -> None:
+        """Expired codes and access tokens are deleted an hour after they expire (at start, then every 10 min)."""
+        if self.heartbeat - self._housekept < HOUSEKEEPING_EVERY:
+            return
+        self._housekept = self.heartbeat
+        try:
+            async with self.runtime.db.write() as conn:
+                removed = await grants.purge_expired(conn, utcnow() - timedelta(hours=1))
+            if removed:
+                log.info("housekeeping: %d expired codes and access tokens deleted", removed)
+        except Exception:
+            log.exception("housekeeping failed; trying again later")
+
     async def _write_heartbeat(self) -> None:
         if self.heartbeat - self._beat_written < HEARTBEAT_EVERY:
             return

@@ -95,6 +95,8 @@ async def revoke_tokens_of_session(conn: AsyncConnection, sid: str, now: datetim
     return result.rowcount
 
 
-async def purge_expired(conn: AsyncConnection, now: datetime) -> None:
-    await conn.execute(delete(codes).where(codes.c.expires_at < now))
-    await conn.execute(delete(tokens).where(tokens.c.expires_at < now))
+async def purge_expired(conn: AsyncConnection, before: datetime) -> int:
+    """Delete codes and access tokens that expired before ``before``; returns how many."""
+    removed = (await conn.execute(delete(codes).where(codes.c.expires_at < before))).rowcount
+    removed += (await conn.execute(delete(tokens).where(tokens.c.expires_at < before))).rowcount
+    return removed
