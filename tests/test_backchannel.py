@@ -138,8 +138,9 @@ def test_a_client_that_is_down_gets_its_token_once_it_is_back(
 
 
 def test_500_then_200_is_retried_once_and_400_is_never_retried(
-    idp: Idp, browser: Browser, receivers: list[RecordingRp]
+    idp: Idp, browser: Browser, receivers: list[RecordingRp], caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("INFO", logger="exeunt.backchannel")
     idp.add_user("alice")
     flaky = receiver(idp, receivers, "flaky", mode="500-then-200")
     picky = receiver(idp, receivers, "picky", mode="400")
@@ -152,6 +153,15 @@ def test_500_then_200_is_retried_once_and_400_is_never_retried(
     assert failed.attempts == 1 and failed.last_status == 400 and "invalid_request" in (failed.last_error or "")
     time.sleep(1.5)  # longer than the first retry delay: a given-up row must stay given up
     assert len(picky.events("backchannel")) == 1
+    # One structured line per attempt (client, sid, attempt, outcome, latency), never the token.
+    lines = [r.getMessage() for r in caplog.records if r.name == "exeunt.backchannel"]
+    flaky_lines = [line for line in lines if "client=flaky " in line]
+    assert len(flaky_lines) == 2
+    assert "attempt=1 outcome=retry status=500" in flaky_lines[0] and "latency_ms=" in flaky_lines[0]
+    assert "attempt=2 outcome=delivered status=200" in flaky_lines[1]
+    assert any("client=picky " in line and "outcome=given_up status=400" in line for line in lines)
+    token = parse_qs(flaky.events("backchannel")[0].data["body"])["logout_token"][0]
+    assert all(token not in line and "eyJ" not in line for line in lines)
 
 
 def test_a_hanging_client_delays_neither_the_sign_out_nor_the_others(
