@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from exeunt.config import load_config
+from exeunt.delivery.worker import DeliveryWorker
 from exeunt.registration import build_client
+from exeunt.runtime import Runtime
 from exeunt.storage import clients, grants
 from exeunt.storage import sessions as session_store
 from exeunt.storage import users as user_store
@@ -39,34 +43,41 @@ def test_migrations_reach_head_and_autogenerate_finds_no_drift(database_url: str
     assert diff == []
 
 
+async def signed_in_with_client(conn: AsyncConnection, now: datetime) -> session_store.SessionRecord:
+    """A user "u" with a live session, and a public client "c"."""
+    user = await user_store.add(conn, username="u", password_hash="x", email=None, name=None, now=now)
+    session = await session_store.create(conn, user_id=user.id, sub=user.sub, now=now, lifetime=60)
+    await clients.add(
+        conn, build_client(client_id="c", name=None, redirect_uris=["http://localhost/cb"], public=True), now=now
+    )
+    return session
+
+
+def code_for(
+    session: session_store.SessionRecord, code_hash: str, *, now: datetime, expires: datetime
+) -> grants.CodeRecord:
+    return grants.CodeRecord(
+        code_hash=code_hash,
+        client_id="c",
+        sid=session.sid,
+        redirect_uri="http://localhost/cb",
+        scope="openid",
+        nonce=None,
+        code_challenge=None,
+        auth_time=now,
+        created_at=now,
+        expires_at=expires,
+        consumed_at=None,
+    )
+
+
 def test_a_code_is_spent_exactly_once_under_concurrent_use(database_url: str) -> None:
     now = datetime.now(UTC)
 
     async def race(db: Database) -> list[bool]:
         async with db.write() as conn:
-            user = await user_store.add(conn, username="u", password_hash="x", email=None, name=None, now=now)
-            session = await session_store.create(conn, user_id=user.id, sub=user.sub, now=now, lifetime=60)
-            await clients.add(
-                conn,
-                build_client(client_id="c", name=None, redirect_uris=["http://localhost/cb"], public=True),
-                now=now,
-            )
-            await grants.add_code(
-                conn,
-                grants.CodeRecord(
-                    code_hash="h",
-                    client_id="c",
-                    sid=session.sid,
-                    redirect_uri="http://localhost/cb",
-                    scope="openid",
-                    nonce=None,
-                    code_challenge=None,
-                    auth_time=now,
-                    created_at=now,
-                    expires_at=now,
-                    consumed_at=None,
-                ),
-            )
+            session = await signed_in_with_client(conn, now)
+            await grants.add_code(conn, code_for(session, "h", now=now, expires=now))
 
         async def spend() -> bool:
             async with db.write() as conn:
@@ -100,44 +111,17 @@ def test_participation_is_one_row_per_session_and_client(database_url: str) -> N
 
 
 def test_the_worker_deletes_codes_and_tokens_an_hour_after_they_expire(database_url: str) -> None:
-    from datetime import timedelta
-
-    from exeunt.config import load_config
-    from exeunt.delivery.worker import DeliveryWorker
-    from exeunt.runtime import Runtime
-
     now = datetime.now(UTC)
 
     async def scenario(db: Database) -> list[str]:
         async with db.write() as conn:
-            user = await user_store.add(conn, username="u", password_hash="x", email=None, name=None, now=now)
-            session = await session_store.create(conn, user_id=user.id, sub=user.sub, now=now, lifetime=60)
-            await clients.add(
-                conn,
-                build_client(client_id="c", name=None, redirect_uris=["http://localhost/cb"], public=True),
-                now=now,
-            )
+            session = await signed_in_with_client(conn, now)
             for name, expires in (
                 ("old", now - timedelta(hours=2)),
                 ("recent", now - timedelta(minutes=5)),
                 ("live", now + timedelta(seconds=30)),
             ):
-                await grants.add_code(
-                    conn,
-                    grants.CodeRecord(
-                        code_hash=name,
-                        client_id="c",
-                        sid=session.sid,
-                        redirect_uri="http://localhost/cb",
-                        scope="openid",
-                        nonce=None,
-                        code_challenge=None,
-                        auth_time=now,
-                        created_at=now,
-                        expires_at=expires,
-                        consumed_at=None,
-                    ),
-                )
+                await grants.add_code(conn, code_for(session, name, now=now, expires=expires))
         runtime = await Runtime.start(load_config({"EXEUNT_DATABASE_URL": db.url}))
         worker = DeliveryWorker(runtime)
         task = asyncio.create_task(worker.run())
