@@ -273,9 +273,7 @@ class DeliveryWorker:
         if urlsplit(row.uri).scheme not in ("http", "https"):
             return give_up("backchannel_logout_uri is not http or https")
         ring = await self.runtime.key_ring()
-        key = ring.signing_key(client.id_token_signed_response_alg or self.config.signing_alg, now) or ring.signing_key(
-            self.config.signing_alg, now
-        )
+        key = ring.signing_key_for(client.id_token_signed_response_alg, self.config.signing_alg, now)
         if key is None:
             return retry("no signing key is available")
         token, _jti = mint_logout_token(

@@ -142,6 +142,10 @@ class KeyRing:
         ]
         return max(ready, key=lambda k: k.record.signs_from, default=None)
 
+    def signing_key_for(self, client_alg: str | None, default_alg: str, now: datetime) -> LoadedKey | None:
+        """The key for a client's ``id_token_signed_response_alg``, else for the provider's default."""
+        return (self.signing_key(client_alg, now) if client_alg else None) or self.signing_key(default_alg, now)
+
     def verification_key(self, kid: str) -> LoadedKey | None:
         """Any key of ours, retired or not: an id_token_hint is accepted long after it expired."""
         return self._keys.get(kid)

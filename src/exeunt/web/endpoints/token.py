@@ -141,9 +141,7 @@ async def _exchange(
             ),
         )
     ring = await provider.runtime.key_ring()
-    key = ring.signing_key(client.id_token_signed_response_alg or provider.config.signing_alg, now)
-    if key is None:
-        key = ring.signing_key(provider.config.signing_alg, now)
+    key = ring.signing_key_for(client.id_token_signed_response_alg, provider.config.signing_alg, now)
     if key is None:  # only possible if an operator retired every key without adding one
         return OAuthError("server_error", "no signing key is available", 500).json()
     id_token = mint_id_token(
