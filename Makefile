@@ -27,8 +27,9 @@ test:
 	bash scripts/test
 
 lint: install
-	$(BIN)/ruff check src tests alembic bench
-	$(BIN)/ruff format --check src tests alembic bench
+	$(BIN)/ruff check src tests alembic bench examples
+	$(BIN)/ruff format --check src tests alembic bench examples
+	$(BIN)/mypy --strict src
 
 clean:
 	rm -rf $(VENV) test-artifacts .pytest_cache

@@ -36,10 +36,11 @@ from _common import (
     pct,
 )
 
-from exeunt.signout import end_session
+from exeunt.config import load_config
+from exeunt.runtime import Runtime
+from exeunt.signout import EndReason, sign_out_many
 from exeunt.storage import sessions as session_store
 from exeunt.storage import users as user_store
-from exeunt.storage.database import Database
 
 HOSTS = [f"127.0.0.{i}" for i in range(1, 9)]
 HANG_HOST = "127.0.0.9"  # its own host: clients sharing a host also share its per-host delivery limit
@@ -87,7 +88,7 @@ def one_sign_out(issuer: str, participants: list[str], receiver: str) -> tuple[f
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # what the logged-out page does, at a finer grain
             states = browser.http.get(f"{issuer}/logout/status/{signout_id}").json()["backchannel"]
-            if states.get(participants[0]) in ("delivered", "failed"):
+            if states.get(participants[0]) in ("delivered", "given_up"):
                 break
             time.sleep(0.002)
         leave_s = time.perf_counter() - started
@@ -97,28 +98,27 @@ def one_sign_out(issuer: str, participants: list[str], receiver: str) -> tuple[f
         browser.close()
 
 
-async def end_many_sessions(url: str, count: int) -> float:
+async def end_many_sessions(url: str, issuer: str, count: int) -> float:
     """Create ``count`` sessions, each with c0..c2 taking part, then end them all in batches of 500
-    through the same code the sign-out POST uses.  Returns the monotonic time the ending began."""
-    db = Database(url)
+    through the one sign-out call.  Returns the monotonic time the ending began."""
+    runtime = await Runtime.start(load_config({"EXEUNT_DATABASE_URL": url, "EXEUNT_ISSUER": issuer}))
+    db = runtime.db
     now = datetime.now(UTC)
     async with db.read() as conn:
         user = await user_store.get_by_username(conn, "alice")
     assert user is not None
-    created: list[session_store.SessionRecord] = []
+    created: list[str] = []
     for start in range(0, count, 500):
         async with db.write() as conn:
             for _ in range(min(500, count - start)):
                 session = await session_store.create(conn, user_id=user.id, sub=user.sub, now=now, lifetime=3600)
                 for client in ("c0", "c1", "c2"):
                     await session_store.record_participation(conn, sid=session.sid, client_id=client, now=now)
-                created.append(session)
+                created.append(session.sid)
     began = time.monotonic()
     for start in range(0, count, 500):
-        async with db.write() as conn:
-            for session in created[start : start + 500]:
-                await end_session(conn, session, now=datetime.now(UTC))
-    await db.dispose()
+        await sign_out_many(runtime, created[start : start + 500], EndReason.ADMIN)
+    await runtime.close()
     return began
 
 
@@ -216,7 +216,7 @@ def main() -> None:
         if side_worker is not None:
             side_worker.stop()
         stats(receiver_url, reset=True)
-        began = asyncio.run(end_many_sessions(url, args.sessions))
+        began = asyncio.run(end_many_sessions(url, issuer, args.sessions))
         print(f"    {args.sessions} sign-outs committed in {time.monotonic() - began:.1f} s")
         profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
         receiver_cpu = cpu_seconds(receiver.proc.pid)

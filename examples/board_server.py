@@ -31,8 +31,10 @@ def board_app(authority: str, client_id: str) -> Starlette:
     async def library(request: Request) -> Response:
         return FileResponse(LIBRARY, media_type="text/javascript")
 
-    return Starlette(routes=[
-        Route("/config.js", config_js),
-        Route("/lib/oidc-client-ts.min.js", library),
-        Mount("/", StaticFiles(directory=BOARD / "public", html=True)),
-    ])
+    return Starlette(
+        routes=[
+            Route("/config.js", config_js),
+            Route("/lib/oidc-client-ts.min.js", library),
+            Mount("/", StaticFiles(directory=BOARD / "public", html=True)),
+        ]
+    )

@@ -54,8 +54,9 @@ class RpState:
 
 
 class ServerRp:
-    def __init__(self, *, name: str, title: str, technique: str, base: str, issuer: str, client_id: str,
-                 secret: str) -> None:
+    def __init__(
+        self, *, name: str, title: str, technique: str, base: str, issuer: str, client_id: str, secret: str
+    ) -> None:
         assert technique in ("frontchannel", "backchannel")
         self.name, self.title, self.technique = name, title, technique
         self.base, self.issuer, self.client_id, self.secret = base, issuer, client_id, secret
@@ -66,15 +67,20 @@ class ServerRp:
     # -- registration, as `exeunt clients add` or a seed file would do it -------------------
     def registration(self) -> dict[str, Any]:
         meta: dict[str, Any] = {
-            "client_id": self.client_id, "name": self.title, "secret": self.secret,
-            "redirect_uris": [self.base + "/callback"], "post_logout_redirect_uris": [self.base + "/"],
+            "client_id": self.client_id,
+            "name": self.title,
+            "secret": self.secret,
+            "redirect_uris": [self.base + "/callback"],
+            "post_logout_redirect_uris": [self.base + "/"],
         }
         if self.technique == "frontchannel":
-            meta.update(frontchannel_logout_uri=self.base + "/frontchannel-logout",
-                        frontchannel_logout_session_required=True)
+            meta.update(
+                frontchannel_logout_uri=self.base + "/frontchannel-logout", frontchannel_logout_session_required=True
+            )
         else:
-            meta.update(backchannel_logout_uri=self.base + "/backchannel-logout",
-                        backchannel_logout_session_required=True)
+            meta.update(
+                backchannel_logout_uri=self.base + "/backchannel-logout", backchannel_logout_session_required=True
+            )
         return meta
 
     # -- helpers -------------------------------------------------------------------------
@@ -94,10 +100,13 @@ class ServerRp:
 
     # -- pages -----------------------------------------------------------------------------
     async def home(self, request: Request) -> Response:
-        explain = ("it learns of sign-outs by <b>front-channel</b>: the provider's logged-out page loads a hidden "
-                   "iframe of this app" if self.technique == "frontchannel" else
-                   "it learns of sign-outs by <b>back-channel</b>: the provider POSTs a signed logout token to this "
-                   "app's server, which validates it")
+        explain = (
+            "it learns of sign-outs by <b>front-channel</b>: the provider's logged-out page loads a hidden "
+            "iframe of this app"
+            if self.technique == "frontchannel"
+            else "it learns of sign-outs by <b>back-channel</b>: the provider POSTs a signed logout token to this "
+            "app's server, which validates it"
+        )
         page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{self.title}</title>
 <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;color:#1d2330}}
 .status{{padding:.8rem 1rem;border-radius:8px;background:#eef3ff}} .out{{background:#fdecea}}
@@ -124,10 +133,15 @@ refresh(); setInterval(refresh, 1000);
 
     async def state_json(self, request: Request) -> Response:
         claims = self._claims(request)
-        return JSONResponse({
-            "signed_in": claims is not None, "sub": html.escape(claims["sub"]) if claims else None,
-            "sid": html.escape(claims["sid"]) if claims else None, "log": [html.escape(x) for x in self.state.log],
-        }, headers={"Cache-Control": "no-store"})
+        return JSONResponse(
+            {
+                "signed_in": claims is not None,
+                "sub": html.escape(claims["sub"]) if claims else None,
+                "sid": html.escape(claims["sid"]) if claims else None,
+                "log": [html.escape(x) for x in self.state.log],
+            },
+            headers={"Cache-Control": "no-store"},
+        )
 
     # -- signing in --------------------------------------------------------------------------
     async def login(self, request: Request) -> Response:
@@ -135,9 +149,18 @@ refresh(); setInterval(refresh, 1000);
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
         st, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
         self.state.pending[st] = {"verifier": verifier, "nonce": nonce}
-        query = urlencode({"client_id": self.client_id, "redirect_uri": self.base + "/callback",
-                           "response_type": "code", "scope": "openid profile", "state": st, "nonce": nonce,
-                           "code_challenge": challenge, "code_challenge_method": "S256"})
+        query = urlencode(
+            {
+                "client_id": self.client_id,
+                "redirect_uri": self.base + "/callback",
+                "response_type": "code",
+                "scope": "openid profile",
+                "state": st,
+                "nonce": nonce,
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            }
+        )
         return RedirectResponse(f"{self.issuer}/authorize?{query}", status_code=303)
 
     async def callback(self, request: Request) -> Response:
@@ -146,12 +169,24 @@ refresh(); setInterval(refresh, 1000);
             error = html.escape(request.query_params.get("error", "unexpected answer"))
             return HTMLResponse(f"<p>Sign-in did not complete: {error}. <a href='/'>Back</a></p>", status_code=400)
         async with httpx.AsyncClient() as http:
-            answer = await http.post(self.issuer + "/token", auth=(self.client_id, self.secret), data={
-                "grant_type": "authorization_code", "code": request.query_params["code"],
-                "redirect_uri": self.base + "/callback", "code_verifier": pending["verifier"]})
+            answer = await http.post(
+                self.issuer + "/token",
+                auth=(self.client_id, self.secret),
+                data={
+                    "grant_type": "authorization_code",
+                    "code": request.query_params["code"],
+                    "redirect_uri": self.base + "/callback",
+                    "code_verifier": pending["verifier"],
+                },
+            )
         token = answer.json()["id_token"]
-        claims = jwt.decode(token, await self._key_for(token), algorithms=["RS256", "ES256"], audience=self.client_id,
-                            issuer=self.issuer)
+        claims = jwt.decode(
+            token,
+            await self._key_for(token),
+            algorithms=["RS256", "ES256"],
+            audience=self.client_id,
+            issuer=self.issuer,
+        )
         if claims.get("nonce") != pending["nonce"]:
             return HTMLResponse("<p>Sign-in refused: nonce mismatch.</p>", status_code=400)
         claims["_id_token"] = token
@@ -185,8 +220,11 @@ refresh(); setInterval(refresh, 1000);
             claims = await self._validate_logout_token(token)
         except (jwt.InvalidTokenError, ValueError) as exc:
             self.state.note(f"back-channel: refused a logout token ({exc})")
-            return JSONResponse({"error": "invalid_request", "error_description": str(exc)}, status_code=400,
-                                headers={"Cache-Control": "no-store"})
+            return JSONResponse(
+                {"error": "invalid_request", "error_description": str(exc)},
+                status_code=400,
+                headers={"Cache-Control": "no-store"},
+            )
         ended = self.state.end_sid(claims["sid"])
         self.state.note(f"back-channel: logout token for sid {claims['sid'][:12]}… ({ended} local session ended)")
         return Response("", headers={"Cache-Control": "no-store"})
@@ -195,8 +233,13 @@ refresh(); setInterval(refresh, 1000);
         if jwt.get_unverified_header(token).get("typ") != "logout+jwt":
             raise ValueError("typ is not logout+jwt")
         claims: dict[str, Any] = jwt.decode(
-            token, await self._key_for(token), algorithms=["RS256", "ES256"], audience=self.client_id,
-            issuer=self.issuer, leeway=60, options={"require": ["iat", "exp", "jti", "events"]},
+            token,
+            await self._key_for(token),
+            algorithms=["RS256", "ES256"],
+            audience=self.client_id,
+            issuer=self.issuer,
+            leeway=60,
+            options={"require": ["iat", "exp", "jti", "events"]},
         )
         if json.dumps(claims["events"], sort_keys=True) != json.dumps({BACKCHANNEL_EVENT: {}}):
             raise ValueError("events is not the back-channel logout event")
@@ -210,8 +253,13 @@ refresh(); setInterval(refresh, 1000);
         return claims
 
     def app(self) -> Starlette:
-        routes = [Route("/", self.home), Route("/state", self.state_json), Route("/login", self.login),
-                  Route("/callback", self.callback), Route("/logout", self.logout)]
+        routes = [
+            Route("/", self.home),
+            Route("/state", self.state_json),
+            Route("/login", self.login),
+            Route("/callback", self.callback),
+            Route("/logout", self.logout),
+        ]
         if self.technique == "frontchannel":
             routes.append(Route("/frontchannel-logout", self.frontchannel_logout))
         else:

@@ -9,15 +9,16 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
-import jwt
 import pytest
 
-from exeunt.storage import deliveries as outbox
-from exeunt.storage.signouts import DeliveryRecord
+from exeunt.storage import outbox
+from exeunt.storage.outbox import DeliveryRecord
 from exeunt.tokens.logout_token import BACKCHANNEL_EVENT
-from tests.support.flows import Browser, Rp, exchange, hidden_fields, sign_out, verify_id_token
+from tests.support.flows import Browser, hidden_fields, sign_out
 from tests.support.idp import Idp
 from tests.support.rp import RecordingRp
+from tests.support.sessions import logout_token_of, receiver, sign_in_to
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -33,45 +34,6 @@ def receivers() -> Iterator[list[RecordingRp]]:
         rp.stop()
 
 
-def receiver(
-    idp: Idp, receivers: list[RecordingRp], name: str, *, mode: str = "200", start: bool = True, query: str = ""
-) -> RecordingRp:
-    rp = RecordingRp(name)
-    rp.state.mode = mode
-    receivers.append(rp)
-    secret = idp.add_client(name, [rp.redirect_uri], name=name.title(), **rp.metadata(backchannel=True, query=query))
-    rp.secret, rp.issuer = secret, idp.issuer
-    if start:
-        rp.start(idp.issuer, secret)
-    return rp
-
-
-def sign_in_to(idp: Idp, browser: Browser, rps: list[RecordingRp]) -> dict[str, Any]:
-    claims: dict[str, Any] = {}
-    for rp in rps:
-        client = Rp(rp.client_id, rp.redirect_uri, rp.secret)
-        signed_in = browser.sign_in(client)
-        claims = verify_id_token(idp, exchange(idp, client, signed_in).json()["id_token"], rp.client_id)
-    return claims
-
-
-def logout_token_of(idp: Idp, event_body: str, client_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    form = parse_qs(event_body)
-    assert list(form) == ["logout_token"]
-    token = form["logout_token"][0]
-    header = jwt.get_unverified_header(token)
-    keys = {k["kid"]: k for k in idp.jwks()["keys"]}
-    claims = jwt.decode(
-        token,
-        jwt.PyJWK(keys[header["kid"]]),
-        algorithms=[header["alg"]],
-        audience=client_id,
-        issuer=idp.issuer,
-        options={"require": ["exp", "iat", "jti", "aud", "iss"]},
-    )
-    return header, claims
-
-
 def all_deliveries(idp: Idp) -> list[DeliveryRecord]:
     async def read() -> list[DeliveryRecord]:
         async with idp.provider.db.read() as conn:
@@ -81,13 +43,10 @@ def all_deliveries(idp: Idp) -> list[DeliveryRecord]:
 
 
 def wait_for_state(idp: Idp, client_id: str, state: str, timeout: float = 15.0) -> DeliveryRecord:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for row in all_deliveries(idp):
-            if row.client_id == client_id and row.state == state:
-                return row
-        time.sleep(0.05)
-    raise AssertionError(f"{client_id}: no delivery reached {state!r}: {all_deliveries(idp)}")
+    def reached() -> DeliveryRecord | None:
+        return next((r for r in all_deliveries(idp) if r.client_id == client_id and r.state == state), None)
+
+    return wait_until(reached, timeout=timeout, what=f"{client_id}'s delivery to reach {state!r}")
 
 
 def test_each_client_gets_exactly_one_valid_logout_token_concurrently(
@@ -119,7 +78,8 @@ def test_each_client_gets_exactly_one_valid_logout_token_concurrently(
     assert max(arrivals) - min(arrivals) < 1.0  # sent side by side, not one after another
     for rp in rps:
         wait_for_state(idp, rp.client_id, "delivered")
-    time.sleep(0.3)  # nothing further may arrive: a delivered row is never sent again
+    idp.travel(86400)  # a day later, nothing further has arrived: a delivered row is never sent again
+    idp.settle()
     assert all(len(rp.events("backchannel")) == 1 for rp in rps)
 
 
@@ -133,6 +93,7 @@ def test_a_client_that_is_down_gets_its_token_once_it_is_back(
     row = wait_for_state(idp, "down", "retrying")
     assert row.attempts >= 1 and row.last_error
     down.start(idp.issuer, down.secret)
+    idp.travel(600)  # past the longest backoff: the retry is due now, not after real seconds
     down.wait_for("backchannel", timeout=20)
     assert wait_for_state(idp, "down", "delivered").attempts >= 2
 
@@ -149,15 +110,16 @@ def test_500_then_200_is_retried_once_and_400_is_never_retried(
     assert len(flaky.wait_for("backchannel", count=2)) == 2
     delivered = wait_for_state(idp, "flaky", "delivered")
     assert delivered.attempts == 2 and delivered.last_status == 200
-    failed = wait_for_state(idp, "picky", "failed")
+    failed = wait_for_state(idp, "picky", "given_up")
     assert failed.attempts == 1 and failed.last_status == 400 and "invalid_request" in (failed.last_error or "")
-    time.sleep(1.5)  # longer than the first retry delay: a given-up row must stay given up
+    idp.travel(86400)  # far past any retry delay: a given-up row stays given up
+    idp.settle()
     assert len(picky.events("backchannel")) == 1
     # One structured line per attempt (client, sid, attempt, outcome, latency), never the token.
     lines = [r.getMessage() for r in caplog.records if r.name == "exeunt.backchannel"]
     flaky_lines = [line for line in lines if "client=flaky " in line]
     assert len(flaky_lines) == 2
-    assert "attempt=1 outcome=retry status=500" in flaky_lines[0] and "latency_ms=" in flaky_lines[0]
+    assert "attempt=1 outcome=retrying status=500" in flaky_lines[0] and "latency_ms=" in flaky_lines[0]
     assert "attempt=2 outcome=delivered status=200" in flaky_lines[1]
     assert any("client=picky " in line and "outcome=given_up status=400" in line for line in lines)
     token = parse_qs(flaky.events("backchannel")[0].data["body"])["logout_token"][0]
@@ -207,7 +169,7 @@ def test_private_addresses_are_refused_when_not_allowed(idp_sqlite: Idp, receive
     local = receiver(idp, receivers, "local")
     sign_in_to(idp, browser, [local])
     sign_out(browser)
-    row = wait_for_state(idp, "local", "failed")
+    row = wait_for_state(idp, "local", "given_up")
     assert "loopback or private" in (row.last_error or "")
     assert not local.events("backchannel")
     browser.close()
@@ -216,7 +178,7 @@ def test_private_addresses_are_refused_when_not_allowed(idp_sqlite: Idp, receive
 def test_operator_lists_and_retries_given_up_deliveries(
     idp_sqlite: Idp, receivers: list[RecordingRp], tmp_path: Any
 ) -> None:
-    from tests.test_cli_and_config import exeunt
+    from tests.support.cli import exeunt
 
     idp = idp_sqlite
     browser = Browser(idp)
@@ -224,14 +186,14 @@ def test_operator_lists_and_retries_given_up_deliveries(
     picky = receiver(idp, receivers, "picky", mode="400")
     sign_in_to(idp, browser, [picky])
     sign_out(browser)
-    failed = wait_for_state(idp, "picky", "failed")
+    failed = wait_for_state(idp, "picky", "given_up")
     env = {"EXEUNT_DATABASE_URL": idp.database_url, "EXEUNT_ISSUER": idp.issuer}
-    listing = exeunt("deliveries", "--failed", cwd=tmp_path, env=env)
-    assert listing.returncode == 0 and f"{failed.id}\tpicky\tfailed\t1" in listing.stdout
+    listing = exeunt("deliveries", "--given-up", cwd=tmp_path, env=env)
+    assert listing.returncode == 0 and f"{failed.id}\tpicky\tgiven_up\t1" in listing.stdout
     picky.state.mode = "200"
-    assert "1 deliveries queued again" in exeunt("deliveries", "retry", "--all-failed", cwd=tmp_path, env=env).stdout
+    assert "1 deliveries queued again" in exeunt("deliveries", "retry", "--all-given-up", cwd=tmp_path, env=env).stdout
     assert len(picky.wait_for("backchannel", count=2, timeout=10)) == 2
     assert wait_for_state(idp, "picky", "delivered").attempts == 2
-    assert exeunt("deliveries", "retry", "--all-failed", cwd=tmp_path, env=env).returncode == 2
+    assert exeunt("deliveries", "retry", "--all-given-up", cwd=tmp_path, env=env).returncode == 2
     browser.close()
     assert httpx.get(idp.url("/healthz")).status_code == 200

@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from exeunt.config import SETTINGS, ConfigError, load_config
-
-EXEUNT = [sys.executable, "-m", "exeunt.cli"]
-
-
-def exeunt(
-    *args: str, cwd: Path, stdin: str = "", env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("EXEUNT_")}
-    return subprocess.run(
-        [*EXEUNT, *args], cwd=cwd, input=stdin, capture_output=True, text=True, timeout=60, env={**clean, **(env or {})}
-    )
+from exeunt.storage.migrations import head_revision
+from exeunt.storage.models import Base
+from tests.support.cli import exeunt
 
 
 @pytest.mark.parametrize(
@@ -55,8 +45,14 @@ def test_defaults_and_https_issuer_make_secure_cookies() -> None:
 
 def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    rows: dict[str, str] = {}  # the configuration table: the first row naming each variable
+    for line in readme.splitlines():
+        if line.startswith("| `EXEUNT_"):
+            cells = line.split("|")
+            rows.setdefault(cells[1].strip(" `"), cells[2].replace("`", "").strip())
+    assert list(rows)[: len(SETTINGS)] == [s.name for s in SETTINGS]  # in the order of config.SETTINGS
     for setting in SETTINGS:
-        assert f"`{setting.name}`" in readme, setting.name
+        assert rows[setting.name] == setting.documented_default.replace("`", ""), setting.name
 
 
 def test_serve_refuses_a_bad_setting_with_its_name(tmp_path: Path) -> None:
@@ -166,4 +162,12 @@ def test_seed_file_is_idempotent(tmp_path: Path) -> None:
 def test_migrate_then_schema_check(tmp_path: Path) -> None:
     result = exeunt("migrate", cwd=tmp_path)
     assert result.returncode == 0 and "up to date" in result.stdout
-    assert (tmp_path / "exeunt.db").exists()
+    with sqlite3.connect(tmp_path / "exeunt.db") as db:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        [(version,)] = db.execute("SELECT version_num FROM alembic_version").fetchall()
+        columns = {name for (_, name, *_) in db.execute("PRAGMA table_info(signouts)")}
+    assert tables == set(Base.metadata.tables) | {"alembic_version"}
+    assert version == head_revision()
+    assert set(Base.metadata.tables["signouts"].columns.keys()) == columns
+    again = exeunt("migrate", cwd=tmp_path)  # idempotent
+    assert again.returncode == 0 and "up to date" in again.stdout

@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 
 from tests.support.process import ExeuntProcess
 from tests.support.servers import free_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -22,10 +23,12 @@ def demo(tmp_path: Path) -> Iterator[tuple[dict[str, str], str, str]]:
     ports = {name: free_port() for name in ("port", "idp-port", "notes-port", "billing-port", "board-port")}
     args = ["demo"] + [part for name, port in ports.items() for part in (f"--{name}", str(port))]
     process = ExeuntProcess(args, {}, tmp_path, tmp_path / "demo.log")
-    deadline = time.monotonic() + 60
-    while "Ctrl-C stops everything" not in process.output():
-        assert process.proc.poll() is None and time.monotonic() < deadline, process.output()
-        time.sleep(0.1)
+
+    def started() -> bool:
+        assert process.proc.poll() is None, process.output()
+        return "Ctrl-C stops everything" in process.output()
+
+    wait_until(started, timeout=60, interval=0.1, what="the demo to start")
     output = process.output()
     user, password = re.search(r"user (\S+)\s+password (\S+)", output).groups()  # type: ignore[union-attr]
     urls = {

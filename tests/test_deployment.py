@@ -11,7 +11,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -21,6 +20,7 @@ import yaml
 from tests.support.databases import PostgresTemplate, _pg_execute
 from tests.support.process import ExeuntProcess
 from tests.support.servers import free_port
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,13 +86,12 @@ def _exeunt(args: list[str], env: dict[str, str], cwd: Path, stdin: str = "") ->
 
 
 def _wait_ready(url: str, want: int, timeout: float = 30) -> dict:  # type: ignore[type-arg]
-    deadline = time.monotonic() + timeout
-    while True:
+    def answered() -> httpx.Response | None:
         response = httpx.get(url + "/readyz", timeout=5)
-        if response.status_code == want or time.monotonic() > deadline:
-            assert response.status_code == want, response.text
-            return response.json()
-        time.sleep(0.1)
+        return response if response.status_code == want else None
+
+    body: dict = wait_until(answered, timeout=timeout, interval=0.1, what=f"/readyz to answer {want}").json()  # type: ignore[type-arg]
+    return body
 
 
 def test_every_container_command_runs_against_postgresql(postgresql_template: PostgresTemplate, tmp_path: Path) -> None:

@@ -12,11 +12,11 @@ import pytest
 
 from exeunt.storage import keys as key_store
 from exeunt.tokens.keys import new_key_record
+from tests.support.cli import exeunt
 from tests.support.flows import Browser, Rp, exchange, sign_out, verify_id_token
 from tests.support.idp import Idp
 from tests.support.process import ExeuntProcess
 from tests.support.servers import free_port
-from tests.test_cli_and_config import exeunt
 
 
 def test_health_readiness_and_metrics(idp: Idp, browser: Browser) -> None:
@@ -109,6 +109,7 @@ def test_keys_cli_rotate_list_retire(tmp_path: Path) -> None:
     listing = exeunt("keys", "list", cwd=tmp_path).stdout
     assert listing.count("RS256") == 1 and "signing" in listing
     second = exeunt("keys", "rotate", "--delay", "600", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
     listing = exeunt("keys", "list", cwd=tmp_path).stdout
     assert "signing" in listing and "next" in listing, listing
     new_kid = second.stdout.split()[1]

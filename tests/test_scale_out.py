@@ -23,11 +23,12 @@ from exeunt.storage import sessions as session_store
 from exeunt.storage import users as user_store
 from exeunt.storage.database import Database
 from exeunt.web.cookies import SESSION_COOKIE, Cookies
+from tests.support.cli import exeunt
 from tests.support.databases import PostgresTemplate
 from tests.support.flows import Browser, Rp, exchange, sign_out
 from tests.support.process import ExeuntProcess
 from tests.support.servers import free_port
-from tests.test_cli_and_config import exeunt
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 RECEIVER = Path(__file__).resolve().parent / "support" / "fast_receiver.py"
@@ -49,12 +50,17 @@ def stats(receiver: str, **flags: str) -> dict:  # type: ignore[type-arg]
 
 
 def wait_for_tokens(receiver: str, count: int, timeout: float) -> dict:  # type: ignore[type-arg]
-    deadline = time.monotonic() + timeout
-    while True:
+    """The receiver's tokens once ``count`` distinct (client, sid) pairs arrived, or at ``timeout`` (the
+    caller asserts on what it got, so a shortfall shows its numbers)."""
+
+    def enough() -> dict | None:  # type: ignore[type-arg]
         got = stats(receiver)
-        if len({(c, s) for c, s, _ in got["tokens"]}) >= count or time.monotonic() > deadline:
-            return got
-        time.sleep(0.2)
+        return got if len({(c, s) for c, s, _ in got["tokens"]}) >= count else None
+
+    try:
+        return wait_until(enough, timeout=timeout, interval=0.2)
+    except AssertionError:
+        return stats(receiver)
 
 
 async def make_sessions(url: str, count: int, clients: list[str]) -> tuple[list[str], str]:
@@ -178,9 +184,7 @@ def test_two_instances_and_two_workers_on_postgresql(postgresql_template: Postgr
         stats(receiver, reset="1")
         sids, _ = asyncio.run(make_sessions(url, 150, ["c0", "c2"]))
         end_through_instances(issuer, bases, sids, cookies)
-        deadline = time.monotonic() + 30
-        while len(stats(receiver)["tokens"]) < 40 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: len(stats(receiver)["tokens"]) >= 40, timeout=30, interval=0.05, what="40 tokens")
         workers[0].kill()
         got = wait_for_tokens(receiver, 300, timeout=90)
         pairs = Counter((c, s) for c, s, _ in got["tokens"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exeunt.config import load_config
 from exeunt.delivery.worker import DeliveryWorker
-from exeunt.registration import build_client
+from exeunt.protocol.registration import build_client
 from exeunt.runtime import Runtime
 from exeunt.storage import clients, grants
 from exeunt.storage import sessions as session_store
@@ -91,7 +92,7 @@ def test_a_code_is_spent_exactly_once_under_concurrent_use(database_url: str) ->
 
 
 def test_participation_is_one_row_per_session_and_client(database_url: str) -> None:
-    async def scenario(db: Database) -> list[session_store.Participation]:
+    async def scenario(db: Database) -> tuple[list[str], list[Any]]:
         t0 = datetime(2026, 1, 1, tzinfo=UTC)
         t1 = datetime(2026, 1, 1, 0, 5, tzinfo=UTC)
         async with db.write() as conn:
@@ -102,9 +103,12 @@ def test_participation_is_one_row_per_session_and_client(database_url: str) -> N
             )
             await session_store.record_participation(conn, sid=session.sid, client_id="c", now=t0)
             await session_store.record_participation(conn, sid=session.sid, client_id="c", now=t1)
-            return await session_store.participants(conn, session.sid)
+            taking_part = [c.client_id for c in await session_store.participants(conn, session.sid)]
+            rows = list(await conn.execute(session_store.participation.select()))
+            return taking_part, rows
 
-    rows = run(database_url, scenario)
+    taking_part, rows = run(database_url, scenario)
+    assert taking_part == ["c"]
     assert len(rows) == 1
     assert rows[0].first_code_at == datetime(2026, 1, 1, tzinfo=UTC)
     assert rows[0].last_code_at == datetime(2026, 1, 1, 0, 5, tzinfo=UTC)

@@ -1,23 +1,31 @@
-"""Operator actions behind the CLI and the seed file: users, clients, schema checks."""
+"""Operator actions behind the CLI and the seed file: users, clients, keys, deliveries, schema checks.
+
+Each action takes an open ``Database`` (and the time, where it matters) and returns plain data;
+the rules (what may be retired, what may be re-queued) live here, the CLI only parses and prints.
+"""
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from exeunt.config import Config
-from exeunt.registration import RegistrationError, build_client, check_chosen_secret
-from exeunt.runtime import utcnow
+from exeunt.protocol.clients import ClientRecord
+from exeunt.protocol.registration import RegistrationError, build_client, check_chosen_secret
 from exeunt.security import hash_client_secret, hash_password, new_token, verify_client_secret, verify_password
 from exeunt.storage import clients as client_store
+from exeunt.storage import heartbeats, outbox
+from exeunt.storage import keys as key_store
 from exeunt.storage import users as user_store
-from exeunt.storage.clients import ClientRecord
-from exeunt.storage.database import Database
+from exeunt.storage.database import Database, DatabaseError
+from exeunt.storage.keys import KeyRecord
 from exeunt.storage.migrations import current_revision, head_revision, upgrade
+from exeunt.storage.outbox import DeliveryRecord
+from exeunt.storage.users import UserRecord
+from exeunt.tokens.keys import KeyRing, new_key_record
 
 
 class AdminError(Exception):
@@ -34,7 +42,7 @@ async def prepare_database(config: Config, *, migrate: bool | None = None) -> Da
             await upgrade(db)
             return db
         current, head = await current_revision(db), head_revision()
-    except (OSError, SQLAlchemyError) as exc:
+    except (OSError, DatabaseError) as exc:
         await db.dispose()
         raise AdminError(f"cannot reach the database named by EXEUNT_DATABASE_URL: {exc}") from exc
     if current != head:
@@ -45,7 +53,9 @@ async def prepare_database(config: Config, *, migrate: bool | None = None) -> Da
     return db
 
 
-async def add_user(db: Database, username: str, password: str, *, email: str | None, name: str | None) -> None:
+async def add_user(
+    db: Database, username: str, password: str, *, email: str | None, name: str | None, now: datetime
+) -> None:
     if not username or len(username) > 200 or any(c.isspace() for c in username):
         raise AdminError("a username is 1 to 200 characters without spaces")
     if len(password) < 8:
@@ -54,10 +64,10 @@ async def add_user(db: Database, username: str, password: str, *, email: str | N
     async with db.write() as conn:
         if await user_store.get_by_username(conn, username) is not None:
             raise AdminError(f"user {username!r} exists already")
-        await user_store.add(conn, username=username, password_hash=password_hash, email=email, name=name, now=utcnow())
+        await user_store.add(conn, username=username, password_hash=password_hash, email=email, name=name, now=now)
 
 
-async def add_client(db: Database, client: ClientRecord, secret: str | None) -> str | None:
+async def add_client(db: Database, client: ClientRecord, secret: str | None, *, now: datetime) -> str | None:
     """Register ``client``; returns the secret to show once (generated when none was chosen)."""
     if client.is_public:
         if secret:
@@ -71,7 +81,7 @@ async def add_client(db: Database, client: ClientRecord, secret: str | None) -> 
     async with db.write() as conn:
         if await client_store.get(conn, client.client_id) is not None:
             raise AdminError(f"client {client.client_id!r} exists already")
-        await client_store.add(conn, client, now=utcnow())
+        await client_store.add(conn, client, now=now)
     return None if client.is_public else secret
 
 
@@ -115,7 +125,7 @@ def _client_from_seed(entry: dict[str, Any]) -> tuple[ClientRecord, str | None]:
     return record, secret
 
 
-async def apply_seed(db: Database, path: Path) -> tuple[int, int]:
+async def apply_seed(db: Database, path: Path, *, now: datetime) -> tuple[int, int]:
     """Create or update the users and clients declared in a TOML file.  Running it twice changes
     nothing the second time.  Returns (users, clients) written."""
     try:
@@ -127,7 +137,6 @@ async def apply_seed(db: Database, path: Path) -> tuple[int, int]:
     except RegistrationError as exc:
         raise AdminError(f"seed file {str(path)!r}: {exc}") from exc
     written_users = written_clients = 0
-    now = utcnow()
     async with db.write() as conn:
         for entry in data.get("users", []):
             username, password = entry.get("username"), entry.get("password")
@@ -165,3 +174,116 @@ async def apply_seed(db: Database, path: Path) -> tuple[int, int]:
                 await client_store.replace(conn, record)
                 written_clients += 1
     return written_users, written_clients
+
+
+# -- users and clients ----------------------------------------------------------------
+async def list_users(db: Database) -> list[UserRecord]:
+    async with db.read() as conn:
+        return await user_store.list_all(conn)
+
+
+async def remove_user(db: Database, username: str) -> None:
+    async with db.write() as conn:
+        if not await user_store.remove(conn, username):
+            raise AdminError(f"no user {username!r}")
+
+
+async def list_clients(db: Database) -> list[ClientRecord]:
+    async with db.read() as conn:
+        return await client_store.list_all(conn)
+
+
+async def get_client(db: Database, client_id: str) -> ClientRecord:
+    async with db.read() as conn:
+        client = await client_store.get(conn, client_id)
+    if client is None:
+        raise AdminError(f"no client {client_id!r}")
+    return client
+
+
+async def remove_client(db: Database, client_id: str) -> None:
+    async with db.write() as conn:
+        if not await client_store.remove(conn, client_id):
+            raise AdminError(f"no client {client_id!r}")
+
+
+# -- back-channel deliveries ----------------------------------------------------------
+async def list_deliveries(
+    db: Database, *, pending: bool = False, given_up: bool = False, client_id: str | None = None
+) -> list[DeliveryRecord]:
+    async with db.read() as conn:
+        return await outbox.list_deliveries(conn, pending=pending, given_up=given_up, client_id=client_id)
+
+
+async def requeue_deliveries(db: Database, *, delivery_id: int | None, now: datetime) -> int:
+    """Queue given-up deliveries again (one, or all when ``delivery_id`` is None)."""
+    async with db.write() as conn:
+        count = await outbox.requeue(conn, now=now, delivery_id=delivery_id)
+        await outbox.notify_workers(conn)
+    if count == 0:
+        raise AdminError("nothing to retry: no given-up delivery matched")
+    return count
+
+
+async def worker_alive(db: Database, *, host: str, now: datetime) -> bool:
+    async with db.read() as conn:
+        return bool(await heartbeats.alive(conn, since=now - timedelta(seconds=30), host=host))
+
+
+# -- signing keys ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class KeyState:
+    record: KeyRecord
+    state: str  # signing, next, standby, published, retired
+
+
+async def key_states(db: Database, config: Config, now: datetime) -> list[KeyState]:
+    async with db.read() as conn:
+        records = await key_store.list_all(conn)
+    publish_after = timedelta(seconds=max(config.id_token_lifetime, config.access_token_lifetime))
+    ring = KeyRing(records, publish_after_retire=publish_after)
+    signing = {k.kid for k in (ring.signing_key(a, now) for a in ("RS256", "ES256")) if k is not None}
+
+    def state(record: KeyRecord) -> str:
+        if record.kid in signing:
+            return "signing"
+        if record.signs_from > now:
+            return "next"
+        if record.retired_at is not None and record.retired_at <= now:
+            return "published" if now < record.retired_at + publish_after else "retired"
+        return "standby"
+
+    return [KeyState(r, state(r)) for r in records]
+
+
+def _keys_in_database(config: Config) -> None:
+    if config.signing_key_files:
+        raise AdminError("signing keys come from EXEUNT_SIGNING_KEY_FILES; rotate them by changing those files")
+
+
+async def rotate_key(db: Database, config: Config, *, alg: str, delay: timedelta, now: datetime) -> KeyRecord:
+    """Publish a new ``alg`` key now; it signs after ``delay``, when older ``alg`` keys stop signing."""
+    _keys_in_database(config)
+    record = new_key_record(alg, now, signs_from=now + delay)
+    async with db.write() as conn:
+        for old in await key_store.list_all(conn):
+            if old.alg == alg:
+                await key_store.retire(conn, old.kid, record.signs_from)
+        await key_store.add(conn, record)
+    return record
+
+
+async def retire_key(db: Database, config: Config, kid: str, *, force: bool, now: datetime) -> None:
+    """Stop ``kid`` signing now; refused when no other key of its algorithm would sign after it."""
+    _keys_in_database(config)
+    async with db.write() as conn:
+        records = {r.kid: r for r in await key_store.list_all(conn)}
+        target = records.get(kid)
+        if target is None:
+            raise AdminError(f"no key {kid!r}")
+        others = [r for r in records.values() if r.alg == target.alg and r.kid != kid and r.retired_at is None]
+        if not others and not force:
+            raise AdminError(
+                f"no key would sign {target.alg} tokens after this; run `exeunt keys rotate` first (or use --force)"
+            )
+        await key_store.retire(conn, kid, now)

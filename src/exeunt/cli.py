@@ -9,18 +9,18 @@ import json
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from exeunt import admin, demo, logs
 from exeunt.admin import AdminError
+from exeunt.clock import SYSTEM
 from exeunt.config import Config, ConfigError, load_config
-from exeunt.registration import RegistrationError, build_client
-from exeunt.storage import clients as client_store
-from exeunt.storage import keys as key_store
-from exeunt.storage import users as user_store
+from exeunt.protocol.registration import RegistrationError, build_client
 from exeunt.storage.database import Database
+
+T = TypeVar("T")
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -30,13 +30,14 @@ def _config(args: argparse.Namespace) -> Config:
     return load_config(default_issuer=f"http://{shown_host}:{port}")
 
 
-def _with_db(args: argparse.Namespace, action: Callable[[Database], Awaitable[int]]) -> int:
+def _run(args: argparse.Namespace, action: Callable[..., Awaitable[T]], *params: Any, **options: Any) -> T:
+    """Open the database the settings name, run one operator action on it, close it."""
     config = _config(args)
 
-    async def run() -> int:
+    async def run() -> T:
         db = await admin.prepare_database(config)
         try:
-            return await action(db)
+            return await action(db, *params, **options)
         finally:
             await db.dispose()
 
@@ -78,7 +79,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if config.seed_file:
             seed_db = Database(config.database_url)
             try:
-                users, clients = await admin.apply_seed(seed_db, config.seed_file)
+                users, clients = await admin.apply_seed(seed_db, config.seed_file, now=SYSTEM.now())
             finally:
                 await seed_db.dispose()
             print(f"seed file {config.seed_file}: {users} users and {clients} clients written")
@@ -148,125 +149,49 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_deliveries(args: argparse.Namespace) -> int:
-    from exeunt.storage import deliveries as outbox
-
-    async def action(db: Database) -> int:
-        async with db.read() as conn:
-            rows = await outbox.list_deliveries(conn, pending=args.pending, failed=args.failed, client_id=args.client)
-        print("id\tclient\tstate\tattempts\tcreated\tlast status/error\turi")
-        for r in rows:
-            last = r.last_error or (str(r.last_status) if r.last_status else "")
-            print(f"{r.id}\t{r.client_id}\t{r.state}\t{r.attempts}\t{r.created_at:%Y-%m-%d %H:%M:%S}\t{last}\t{r.uri}")
-        return 0
-
-    return _with_db(args, action)
+    rows = _run(args, admin.list_deliveries, pending=args.pending, given_up=args.given_up, client_id=args.client)
+    print("id\tclient\tstate\tattempts\tcreated\tlast status/error\turi")
+    for r in rows:
+        last = r.last_error or (str(r.last_status) if r.last_status else "")
+        print(f"{r.id}\t{r.client_id}\t{r.state}\t{r.attempts}\t{r.created_at:%Y-%m-%d %H:%M:%S}\t{last}\t{r.uri}")
+    return 0
 
 
 def cmd_deliveries_retry(args: argparse.Namespace) -> int:
-    from exeunt.runtime import utcnow
-    from exeunt.storage import deliveries as outbox
-
-    if args.id is None and not args.all_failed:
-        raise AdminError("name a delivery id, or use --all-failed")
-
-    async def action(db: Database) -> int:
-        async with db.write() as conn:
-            count = await outbox.requeue(conn, now=utcnow(), delivery_id=None if args.all_failed else args.id)
-            await outbox.notify_new_rows(conn)
-        if count == 0:
-            raise AdminError("nothing to retry: no given-up delivery matched")
-        print(f"{count} deliveries queued again")
-        return 0
-
-    return _with_db(args, action)
-
-
-def _key_state(record: key_store.KeyRecord, signing: set[str], now: datetime, publish_after: timedelta) -> str:
-    if record.kid in signing:
-        return "signing"
-    if record.signs_from > now:
-        return "next"
-    if record.retired_at is not None and record.retired_at <= now:
-        return "published" if now < record.retired_at + publish_after else "retired"
-    return "standby"
+    if args.id is None and not args.all_given_up:
+        raise AdminError("name a delivery id, or use --all-given-up")
+    delivery_id = None if args.all_given_up else args.id
+    count = _run(args, admin.requeue_deliveries, delivery_id=delivery_id, now=SYSTEM.now())
+    print(f"{count} deliveries queued again")
+    return 0
 
 
 def cmd_keys_list(args: argparse.Namespace) -> int:
-    from exeunt.runtime import Runtime, utcnow
-
-    config = _config(args)
-
-    async def action(db: Database) -> int:
-        async with db.read() as conn:
-            records = await key_store.list_all(conn)
-        ring = Runtime._ring_from(config, records)
-        now = utcnow()
-        signing = {k.kid for k in (ring.signing_key(a, now) for a in ("RS256", "ES256")) if k is not None}
-        publish_after = timedelta(seconds=max(config.id_token_lifetime, config.access_token_lifetime))
-        print("kid\talg\tstate\tsigns from\tstops signing")
-        for r in records:
-            stops = f"{r.retired_at:%Y-%m-%d %H:%M:%S}" if r.retired_at else "-"
-            print(
-                f"{r.kid}\t{r.alg}\t{_key_state(r, signing, now, publish_after)}\t"
-                f"{r.signs_from:%Y-%m-%d %H:%M:%S}\t{stops}"
-            )
-        return 0
-
-    return _with_db(args, action)
+    states = _run(args, admin.key_states, _config(args), SYSTEM.now())
+    print("kid\talg\tstate\tsigns from\tstops signing")
+    for k in states:
+        r = k.record
+        stops = f"{r.retired_at:%Y-%m-%d %H:%M:%S}" if r.retired_at else "-"
+        print(f"{r.kid}\t{r.alg}\t{k.state}\t{r.signs_from:%Y-%m-%d %H:%M:%S}\t{stops}")
+    return 0
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
-    from exeunt.runtime import utcnow
-    from exeunt.tokens.keys import new_key_record
-
     config = _config(args)
-    _refuse_with_key_files(config)
-    alg = args.alg or config.signing_alg
     delay = timedelta(seconds=config.key_rotation_delay if args.delay is None else args.delay)
-
-    async def action(db: Database) -> int:
-        now = utcnow()
-        record = new_key_record(alg, now, signs_from=now + delay)
-        async with db.write() as conn:
-            for old in await key_store.list_all(conn):
-                if old.alg == alg:
-                    await key_store.retire(conn, old.kid, record.signs_from)
-            await key_store.add(conn, record)
-        print(
-            f"added {record.kid} ({alg}): in the JWKS now, signing from {record.signs_from:%Y-%m-%d %H:%M:%S} UTC; "
-            "older keys stop signing then and stay published until their tokens have expired"
-        )
-        return 0
-
-    return _with_db(args, action)
+    alg = args.alg or config.signing_alg
+    record = _run(args, admin.rotate_key, config, alg=alg, delay=delay, now=SYSTEM.now())
+    print(
+        f"added {record.kid} ({alg}): in the JWKS now, signing from {record.signs_from:%Y-%m-%d %H:%M:%S} UTC; "
+        "older keys stop signing then and stay published until their tokens have expired"
+    )
+    return 0
 
 
 def cmd_keys_retire(args: argparse.Namespace) -> int:
-    from exeunt.runtime import utcnow
-
-    config = _config(args)
-    _refuse_with_key_files(config)
-
-    async def action(db: Database) -> int:
-        now = utcnow()
-        async with db.write() as conn:
-            records = {r.kid: r for r in await key_store.list_all(conn)}
-            target = records.get(args.kid)
-            if target is None:
-                raise AdminError(f"no key {args.kid!r}")
-            # Some key must go on signing with no end date once this one stops.
-            others = [
-                r for r in records.values() if r.alg == target.alg and r.kid != target.kid and r.retired_at is None
-            ]
-            if not others and not args.force:
-                raise AdminError(
-                    f"no key would sign {target.alg} tokens after this; run `exeunt keys rotate` first (or use --force)"
-                )
-            await key_store.retire(conn, target.kid, now)
-        print(f"{args.kid} stops signing now; it stays in the JWKS until tokens it signed have expired")
-        return 0
-
-    return _with_db(args, action)
+    _run(args, admin.retire_key, _config(args), args.kid, force=args.force, now=SYSTEM.now())
+    print(f"{args.kid} stops signing now; it stays in the JWKS until tokens it signed have expired")
+    return 0
 
 
 def cmd_healthcheck(args: argparse.Namespace) -> int:
@@ -275,16 +200,9 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
     if args.worker:
         import socket
 
-        from exeunt.runtime import utcnow
-        from exeunt.storage import heartbeats
-
-        async def action(db: Database) -> int:
-            async with db.read() as conn:
-                alive = await heartbeats.alive(conn, since=utcnow() - timedelta(seconds=30), host=socket.gethostname())
-            print("worker alive" if alive else "no worker heartbeat on this host in 30 s")
-            return 0 if alive else 1
-
-        return _with_db(args, action)
+        alive = _run(args, admin.worker_alive, host=socket.gethostname(), now=SYSTEM.now())
+        print("worker alive" if alive else "no worker heartbeat on this host in 30 s")
+        return 0 if alive else 1
     import urllib.error
     import urllib.request
 
@@ -295,11 +213,6 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
         healthy = False
     print("healthy" if healthy else "unhealthy")
     return 0 if healthy else 1
-
-
-def _refuse_with_key_files(config: Config) -> None:
-    if config.signing_key_files:
-        raise AdminError("signing keys come from EXEUNT_SIGNING_KEY_FILES; rotate them by changing those files")
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -315,45 +228,29 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    async def action(db: Database) -> int:
-        users, clients = await admin.apply_seed(db, Path(args.file))
-        print(f"{users} users and {clients} clients written")
-        return 0
-
-    return _with_db(args, action)
+    users, clients = _run(args, admin.apply_seed, Path(args.file), now=SYSTEM.now())
+    print(f"{users} users and {clients} clients written")
+    return 0
 
 
 # -- users ---------------------------------------------------------------------------
 def cmd_users_add(args: argparse.Namespace) -> int:
     password = _read_secret("Password: ", args.password_stdin)
-
-    async def action(db: Database) -> int:
-        await admin.add_user(db, args.username, password, email=args.email, name=args.name)
-        print(f"user {args.username} added")
-        return 0
-
-    return _with_db(args, action)
+    _run(args, admin.add_user, args.username, password, email=args.email, name=args.name, now=SYSTEM.now())
+    print(f"user {args.username} added")
+    return 0
 
 
 def cmd_users_list(args: argparse.Namespace) -> int:
-    async def action(db: Database) -> int:
-        async with db.read() as conn:
-            for user in await user_store.list_all(conn):
-                print(f"{user.username}\tsub={user.sub}\t{user.email or ''}\t{user.name or ''}")
-        return 0
-
-    return _with_db(args, action)
+    for user in _run(args, admin.list_users):
+        print(f"{user.username}\tsub={user.sub}\t{user.email or ''}\t{user.name or ''}")
+    return 0
 
 
 def cmd_users_remove(args: argparse.Namespace) -> int:
-    async def action(db: Database) -> int:
-        async with db.write() as conn:
-            if not await user_store.remove(conn, args.username):
-                raise AdminError(f"no user {args.username!r}")
-        print(f"user {args.username} removed")
-        return 0
-
-    return _with_db(args, action)
+    _run(args, admin.remove_user, args.username)
+    print(f"user {args.username} removed")
+    return 0
 
 
 # -- clients -------------------------------------------------------------------------
@@ -372,48 +269,28 @@ def cmd_clients_add(args: argparse.Namespace) -> int:
         id_token_signed_response_alg=args.id_token_signed_response_alg,
     )
     chosen = sys.stdin.readline().rstrip("\r\n") if args.secret_stdin else None
-
-    async def action(db: Database) -> int:
-        secret = await admin.add_client(db, client, chosen)
-        print(f"client {client.client_id} added ({client.token_endpoint_auth_method})")
-        if secret and not chosen:
-            print(f"client_secret: {secret}\n(shown once; exeunt keeps only a hash)")
-        return 0
-
-    return _with_db(args, action)
+    secret = _run(args, admin.add_client, client, chosen, now=SYSTEM.now())
+    print(f"client {client.client_id} added ({client.token_endpoint_auth_method})")
+    if secret and not chosen:
+        print(f"client_secret: {secret}\n(shown once; exeunt keeps only a hash)")
+    return 0
 
 
 def cmd_clients_list(args: argparse.Namespace) -> int:
-    async def action(db: Database) -> int:
-        async with db.read() as conn:
-            for c in await client_store.list_all(conn):
-                print(f"{c.client_id}\t{c.name}\t{c.token_endpoint_auth_method}\t{' '.join(c.redirect_uris)}")
-        return 0
-
-    return _with_db(args, action)
+    for c in _run(args, admin.list_clients):
+        print(f"{c.client_id}\t{c.name}\t{c.token_endpoint_auth_method}\t{' '.join(c.redirect_uris)}")
+    return 0
 
 
 def cmd_clients_show(args: argparse.Namespace) -> int:
-    async def action(db: Database) -> int:
-        async with db.read() as conn:
-            client = await client_store.get(conn, args.client_id)
-        if client is None:
-            raise AdminError(f"no client {args.client_id!r}")
-        print(json.dumps(client.public_view(), indent=2))
-        return 0
-
-    return _with_db(args, action)
+    print(json.dumps(_run(args, admin.get_client, args.client_id).public_view(), indent=2))
+    return 0
 
 
 def cmd_clients_remove(args: argparse.Namespace) -> int:
-    async def action(db: Database) -> int:
-        async with db.write() as conn:
-            if not await client_store.remove(conn, args.client_id):
-                raise AdminError(f"no client {args.client_id!r}")
-        print(f"client {args.client_id} removed")
-        return 0
-
-    return _with_db(args, action)
+    _run(args, admin.remove_client, args.client_id)
+    print(f"client {args.client_id} removed")
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -433,13 +310,13 @@ def parser() -> argparse.ArgumentParser:
 
     dl = sub.add_parser("deliveries", help="list back-channel notifications, or retry given-up ones")
     dl.add_argument("--pending", action="store_true", help="only those still being delivered")
-    dl.add_argument("--failed", action="store_true", help="only those given up")
+    dl.add_argument("--given-up", "--failed", action="store_true", help="only those given up")
     dl.add_argument("--client", metavar="CLIENT_ID")
     dl.set_defaults(func=cmd_deliveries)
     dl_sub = dl.add_subparsers(dest="deliveries_command")
     retry = dl_sub.add_parser("retry", help="queue given-up deliveries again")
     retry.add_argument("id", nargs="?", type=int)
-    retry.add_argument("--all-failed", action="store_true")
+    retry.add_argument("--all-given-up", "--all-failed", action="store_true", help="every given-up delivery")
     retry.set_defaults(func=cmd_deliveries_retry)
 
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)

@@ -31,6 +31,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from exeunt import admin, logs
+from exeunt.clock import SYSTEM
 from exeunt.config import load_config
 from exeunt.paths import package_dir
 from exeunt.serving import Server
@@ -109,6 +110,11 @@ def _seed(
     path.write_text("\n".join(lines))
 
 
+def _stop_all(servers: list[Server]) -> None:
+    for server in servers:
+        server.should_exit = True
+
+
 async def run(args: argparse.Namespace) -> int:
     ports = {
         "landing": (args.port, "--port"),
@@ -164,7 +170,7 @@ async def run(args: argparse.Namespace) -> int:
     )
     db = await admin.prepare_database(config)
     try:
-        await admin.apply_seed(db, seed)
+        await admin.apply_seed(db, seed, now=SYSTEM.now())
     finally:
         await db.dispose()
 
@@ -192,7 +198,7 @@ async def run(args: argparse.Namespace) -> int:
     ]
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, lambda: [setattr(s, "should_exit", True) for s in servers])
+        loop.add_signal_handler(signum, _stop_all, servers)
 
     async def announce() -> None:
         while not all(s.started for s in servers):

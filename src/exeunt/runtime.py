@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from exeunt.clock import SYSTEM, Clock
 from exeunt.config import Config
 from exeunt.security import new_token
 from exeunt.storage import keys as key_store
@@ -17,38 +17,35 @@ from exeunt.tokens.keys import KeyRing, new_key_record, records_from_pem_files
 KEY_RING_TTL = 30.0  # seconds before another process's key rotation is noticed
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Runtime:
-    def __init__(self, config: Config, db: Database, secret_key: str, ring: KeyRing) -> None:
+    def __init__(self, config: Config, db: Database, secret_key: str, ring: KeyRing, clock: Clock = SYSTEM) -> None:
         self.config = config
         self.db = db
         self.secret_key = secret_key
+        self.clock = clock
         self._ring = ring
-        self._ring_loaded = time.monotonic()
+        self._ring_loaded = clock.monotonic()
         self._ring_lock = asyncio.Lock()
         self._outbox_listeners: list[Callable[[], None]] = []
 
     @classmethod
-    async def start(cls, config: Config) -> Runtime:
+    async def start(cls, config: Config, clock: Clock = SYSTEM) -> Runtime:
         """Open the database (already migrated), make sure a cookie key and a signing key exist."""
         db = Database(config.database_url, pool_size=config.db_pool_size, pool_timeout=config.db_pool_timeout)
-        now = utcnow()
+        now = clock.now()
         async with db.write() as conn:
             secret = config.secret_key or await secret_store.get_or_create(conn, "cookie_secret", new_token(48), now)
             if config.signing_key_files:
-                ring = cls._ring_from(config, records_from_pem_files([str(p) for p in config.signing_key_files], now))
+                ring = cls.ring_from(config, records_from_pem_files([str(p) for p in config.signing_key_files], now))
             else:
-                ring = cls._ring_from(config, await key_store.list_all(conn))
+                ring = cls.ring_from(config, await key_store.list_all(conn))
                 if ring.signing_key(config.signing_alg, now) is None:
                     await key_store.add(conn, new_key_record(config.signing_alg, now))
-                    ring = cls._ring_from(config, await key_store.list_all(conn))
-        return cls(config, db, secret, ring)
+                    ring = cls.ring_from(config, await key_store.list_all(conn))
+        return cls(config, db, secret, ring, clock)
 
     @staticmethod
-    def _ring_from(config: Config, records: list[key_store.KeyRecord]) -> KeyRing:
+    def ring_from(config: Config, records: list[key_store.KeyRecord]) -> KeyRing:
         longest = max(config.id_token_lifetime, config.access_token_lifetime)
         return KeyRing(records, publish_after_retire=timedelta(seconds=longest))
 
@@ -56,12 +53,12 @@ class Runtime:
         """The key ring, reloaded from the database at most every ``KEY_RING_TTL`` seconds."""
         if self.config.signing_key_files:
             return self._ring
-        if time.monotonic() - self._ring_loaded > KEY_RING_TTL:
+        if self.clock.monotonic() - self._ring_loaded > KEY_RING_TTL:
             async with self._ring_lock:
-                if time.monotonic() - self._ring_loaded > KEY_RING_TTL:
+                if self.clock.monotonic() - self._ring_loaded > KEY_RING_TTL:
                     async with self.db.read() as conn:
-                        self._ring = self._ring_from(self.config, await key_store.list_all(conn))
-                    self._ring_loaded = time.monotonic()
+                        self._ring = self.ring_from(self.config, await key_store.list_all(conn))
+                    self._ring_loaded = self.clock.monotonic()
         return self._ring
 
     def on_outbox(self, callback: Callable[[], None]) -> Callable[[], None]:

@@ -15,7 +15,6 @@ import secrets
 
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**15, 8, 1
 _SCRYPT_MAXMEM = 64 * 1024 * 1024
-MIN_CLIENT_SECRET_LENGTH = 32
 
 
 def new_token(nbytes: int = 32) -> str:

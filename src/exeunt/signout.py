@@ -1,70 +1,132 @@
-"""Ending an SSO session: the one place that decides what a sign-out records.
+"""Ending an SSO session: the one call every way a session ends goes through.
 
-In the caller's transaction it marks the session ended, revokes its access tokens, writes the
-sign-out record (what the logged-out page shows) and one back-channel outbox row per
-participating client that has a ``backchannel_logout_uri``.  Nothing here talks to a client.
+``sign_out`` opens the transaction; in it the session is marked ended, everything it issued is
+revoked, a ``signouts`` row records a snapshot of its participants and how each is told, and one
+outbox row is queued per participant with a back-channel URI (the initiating client first).
+After the commit it wakes the delivery worker and counts the sign-out by reason.  Callers only
+set cookies and render.  Nothing here talks to a client.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
+from exeunt import metrics
+from exeunt.protocol.clients import ClientRecord
+from exeunt.protocol.logout import frontchannel_url
+from exeunt.runtime import Runtime
 from exeunt.security import new_token
-from exeunt.storage import clients as client_store
-from exeunt.storage import deliveries as outbox
-from exeunt.storage import grants
+from exeunt.storage import grants, outbox
 from exeunt.storage import sessions as session_store
 from exeunt.storage import signouts as signout_store
-from exeunt.storage.clients import ClientRecord
-from exeunt.storage.sessions import SessionRecord
-from exeunt.storage.signouts import SignoutRecord
+from exeunt.storage.database import Connection
+from exeunt.storage.signouts import Participant, SignoutRecord
 
 SIGNOUT_PAGE_LIFETIME = timedelta(minutes=15)
+
+
+class EndReason(StrEnum):
+    """Why a session ended: recorded on the sign-out, counted in ``exeunt_signouts_total{reason}``."""
+
+    USER = "user"  # the person signed out at the provider (RP-initiated or not)
+    REPLACED = "replaced"  # a new sign-in in the same browser
+    EXPIRED = "expired"
+    IDLE = "idle"
+    OTHER_DEVICE = "other_device"
+    ADMIN = "admin"
+    PASSWORD_CHANGED = "password_changed"
+    USER_REMOVED = "user_removed"
 
 
 @dataclass(frozen=True)
 class EndedSession:
     signout: SignoutRecord
-    participants: list[ClientRecord]  # in the order they joined the session
-    notifications: int  # back-channel outbox rows written
+    notifications: int  # back-channel outbox rows queued
 
 
-async def end_session(
-    conn: AsyncConnection,
-    session: SessionRecord,
+@dataclass(frozen=True)
+class _Ending:
+    """One session to end, with what the RP-initiated sign-out asked for (if it was one)."""
+
+    sid: str
+    initiator: str | None = None
+    post_logout_redirect_uri: str | None = None
+    state: str | None = None
+
+
+async def sign_out(
+    runtime: Runtime,
+    sid: str,
+    reason: EndReason,
     *,
-    now: datetime,
-    reason: str = "user",
-    initiating_client_id: str | None = None,
+    initiator: str | None = None,
     post_logout_redirect_uri: str | None = None,
     state: str | None = None,
 ) -> EndedSession | None:
-    """End ``session``.  Returns None when another request ended it first (nothing recorded twice)."""
-    if not await session_store.mark_ended(conn, session.sid, now):
+    """End session ``sid`` in one transaction.  None when it had ended already (another request, tab
+    or process got there first): nothing is recorded or sent twice."""
+    ended = await _end_all(runtime, reason, [_Ending(sid, initiator, post_logout_redirect_uri, state)])
+    return ended[0] if ended else None
+
+
+async def sign_out_many(runtime: Runtime, sids: Sequence[str], reason: EndReason) -> list[EndedSession]:
+    """End a batch of sessions in one transaction (an operator's or a sweeper's batch); each as
+    ``sign_out`` would, those already ended skipped."""
+    return await _end_all(runtime, reason, [_Ending(sid) for sid in sids])
+
+
+async def _end_all(runtime: Runtime, reason: EndReason, endings: list[_Ending]) -> list[EndedSession]:
+    now = runtime.clock.now()
+    ended: list[EndedSession] = []
+    async with runtime.db.write() as conn:
+        for ending in endings:
+            one = await _end(conn, ending, reason, issuer=runtime.config.issuer, now=now)
+            if one is not None:
+                ended.append(one)
+    # After the commit: count, and wake this process's worker (other processes hear NOTIFY).
+    if ended:
+        metrics.signouts.labels(reason.value).inc(len(ended))
+    if any(e.notifications for e in ended):
+        runtime.outbox_changed()
+    return ended
+
+
+async def _end(
+    conn: Connection, ending: _Ending, reason: EndReason, *, issuer: str, now: datetime
+) -> EndedSession | None:
+    sid, initiator = ending.sid, ending.initiator
+    session = await session_store.end(conn, sid, now)
+    if session is None:
         return None
-    await grants.revoke_tokens_of_session(conn, session.sid, now)
-    taking_part = await session_store.participants(conn, session.sid)
-    known = await client_store.get_many(conn, [p.client_id for p in taking_part])
-    participants = [known[p.client_id] for p in taking_part if p.client_id in known]
+    await grants.revoke_tokens_of_session(conn, sid, now)
+    # The initiating client first: the browser waits for its delivery before the redirect.
+    clients = sorted(await session_store.participants(conn, sid), key=lambda c: c.client_id != initiator)
     signout = SignoutRecord(
         id=new_token(32),
-        sid=session.sid,
+        sid=sid,
         sub=session.sub,
-        reason=reason,
-        initiating_client_id=initiating_client_id,
-        post_logout_redirect_uri=post_logout_redirect_uri,
-        state=state,
+        reason=reason.value,
+        initiating_client_id=initiator,
+        post_logout_redirect_uri=ending.post_logout_redirect_uri,
+        state=ending.state,
         created_at=now,
         expires_at=now + SIGNOUT_PAGE_LIFETIME,
+        participants=tuple(_participant(c, issuer, sid) for c in clients),
     )
     await signout_store.add(conn, signout)
-    # The initiating client first: the browser waits for its delivery before the redirect.
-    ordered = sorted(participants, key=lambda c: c.client_id != initiating_client_id)
-    targets = [(c.client_id, c.backchannel_logout_uri) for c in ordered if c.backchannel_logout_uri]
-    await signout_store.enqueue_deliveries(conn, signout, targets, now)
+    targets = [(c.client_id, c.backchannel_logout_uri) for c in clients if c.backchannel_logout_uri]
     if targets:
-        await outbox.notify_new_rows(conn)
-    return EndedSession(signout, participants, notifications=len(targets))
+        await outbox.enqueue(conn, signout, targets, now)
+    return EndedSession(signout, notifications=len(targets))
+
+
+def _participant(client: ClientRecord, issuer: str, sid: str) -> Participant:
+    return Participant(
+        client_id=client.client_id,
+        name=client.name,
+        frontchannel_url=frontchannel_url(client, issuer, sid),
+        backchannel=client.backchannel_logout_uri is not None,
+    )

@@ -47,7 +47,7 @@
       if (item.dataset.backchannel === initiator) initiatorPending = true;
     });
     if (backchannel.length && list.dataset.signout) {
-      var labels = { delivered: "signed out", failed: "could not be told", retrying: "retrying…", pending: "notifying…" };
+      var labels = { delivered: "signed out", given_up: "could not be told", retrying: "retrying…", pending: "notifying…" };
       var poll = function () {
         fetch("/logout/status/" + encodeURIComponent(list.dataset.signout), { credentials: "omit" })
           .then(function (r) { return r.ok ? r.json() : null; })
@@ -56,9 +56,9 @@
             var open = false;
             backchannel.forEach(function (item) {
               var state = body.backchannel[item.dataset.backchannel] || "pending";
-              setStatus(item, labels[state] || state, state === "delivered" ? "done" : state === "failed" ? "failed" : "");
+              setStatus(item, labels[state] || state, state === "delivered" ? "done" : state === "given_up" ? "failed" : "");
               if (state === "pending" || state === "retrying") open = true;
-              if (item.dataset.backchannel === initiator && (state === "delivered" || state === "failed")) {
+              if (item.dataset.backchannel === initiator && (state === "delivered" || state === "given_up")) {
                 initiatorPending = false;
               }
             });

@@ -7,11 +7,14 @@ from typing import Any
 import httpx
 
 from exeunt import admin
+from exeunt.clock import ShiftedClock
 from exeunt.config import load_config
-from exeunt.registration import build_client
+from exeunt.delivery.worker import DeliveryWorker
+from exeunt.protocol.registration import build_client
 from exeunt.web.app import create_app
 from exeunt.web.provider import Provider
 from tests.support.servers import ServerThread, bound_socket
+from tests.support.waiting import wait_until
 
 PASSWORD = "correct horse battery"
 
@@ -24,7 +27,8 @@ class Idp:
         self.config = load_config(env)
         self.issuer = self.config.issuer
         self.database_url = database_url
-        self.app = create_app(self.config)
+        self.clock = ShiftedClock()  # the provider's time: tests move it with travel()
+        self.app = create_app(self.config, clock=self.clock)
         self.server = ServerThread(self.app, sock)
 
     def start(self) -> Idp:
@@ -39,6 +43,27 @@ class Idp:
         provider: Provider = self.app.state.provider
         return provider
 
+    @property
+    def worker(self) -> DeliveryWorker:
+        worker: DeliveryWorker = self.app.state.worker
+        return worker
+
+    def travel(self, seconds: float) -> None:
+        """Move the provider's clock forward and wake its worker, which then sees rows fall due."""
+        self.clock.advance(seconds)
+        self.server.loop.call_soon_threadsafe(self.worker.wake)
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until the worker has looked at the outbox twice since now with nothing in flight: what
+        was due by the provider's clock has been attempted and recorded."""
+        start = self.worker.cycles
+
+        def quiet() -> bool:
+            self.server.loop.call_soon_threadsafe(self.worker.wake)
+            return self.worker.cycles >= start + 2 and self.worker.in_flight == 0
+
+        wait_until(quiet, timeout=timeout, what="the delivery worker to settle")
+
     def url(self, path: str) -> str:
         return self.issuer + path
 
@@ -46,7 +71,11 @@ class Idp:
         return self.server.call(coro)
 
     def add_user(self, username: str = "alice", password: str = PASSWORD, **kw: str | None) -> str:
-        self.call(admin.add_user(self.provider.db, username, password, email=kw.get("email"), name=kw.get("name")))
+        self.call(
+            admin.add_user(
+                self.provider.db, username, password, email=kw.get("email"), name=kw.get("name"), now=self.clock.now()
+            )
+        )
         return username
 
     def add_client(
@@ -65,7 +94,7 @@ class Idp:
             public=public,
             **metadata,
         )
-        return self.call(admin.add_client(self.provider.db, record, secret))
+        return self.call(admin.add_client(self.provider.db, record, secret, now=self.clock.now()))
 
     def jwks(self) -> dict[str, Any]:
         return httpx.get(self.url("/jwks")).json()

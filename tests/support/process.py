@@ -6,10 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
+
+from tests.support.waiting import wait_until
 
 
 class ExeuntProcess:
@@ -26,17 +27,19 @@ class ExeuntProcess:
         )
 
     def wait_healthy(self, url: str, timeout: float = 30.0) -> ExeuntProcess:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def healthy() -> bool:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"exeunt exited with {self.proc.returncode}:\n{self.log_path.read_text()}")
             try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    return self
+                return httpx.get(url + "/healthz", timeout=1).status_code == 200
             except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"exeunt did not become healthy:\n{self.log_path.read_text()}")
+                return False
+
+        try:
+            wait_until(healthy, timeout=timeout, interval=0.05)
+        except AssertionError:
+            raise RuntimeError(f"exeunt did not become healthy:\n{self.log_path.read_text()}") from None
+        return self
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as in a crash or an OOM kill."""

@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from tests.support.flows import pkce_pair
 from tests.support.servers import ServerThread, bound_socket
+from tests.support.waiting import wait_until
 
 
 @dataclass
@@ -91,13 +92,17 @@ class RecordingRp:
             return [e for e in self.state.events if e.kind == kind]
 
     def wait_for(self, kind: str, count: int = 1, timeout: float = 10.0) -> list[Event]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def arrived() -> list[Event] | None:
             found = self.events(kind)
-            if len(found) >= count:
-                return found
-            time.sleep(0.02)
-        raise AssertionError(f"{self.name}: expected {count} {kind} event(s), got {len(self.events(kind))}")
+            return found if len(found) >= count else None
+
+        try:
+            return wait_until(arrived, timeout=timeout)
+        except AssertionError:
+            raise AssertionError(
+                f"{self.name}: expected {count} {kind} event(s), got {len(self.events(kind))}"
+            ) from None
 
     # -- the app -----------------------------------------------------------------------
     def _app(self) -> Starlette:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import uvicorn
+
+from tests.support.waiting import wait_until
 
 T = TypeVar("T")
 
@@ -54,11 +55,13 @@ class ServerThread:
 
     def start(self, timeout: float = 15.0) -> ServerThread:
         self.thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
+
+        def started() -> bool:
+            if not self.thread.is_alive():
                 raise RuntimeError(f"server did not start: {self.error!r}")
-            time.sleep(0.01)
+            return bool(self.server.started)
+
+        wait_until(started, timeout=timeout, interval=0.01, what="the server to start")
         return self
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:

@@ -121,7 +121,7 @@ class _DeliveryTransport(httpx.AsyncBaseTransport):
             method=request.method,
             url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
             headers=request.headers.raw,
-            content=request.stream,  # type: ignore[arg-type]
+            content=request.stream,
             extensions=request.extensions,
         )
         body = b""
@@ -155,12 +155,15 @@ class _DeliveryTransport(httpx.AsyncBaseTransport):
         self._idle.clear()
 
 
-def delivery_client(
-    *, allow_private: bool, timeout: float, max_per_host: int, body_cap: int = 4096
-) -> httpx.AsyncClient:
+def delivery_transport(*, allow_private: bool, max_per_host: int, body_cap: int = 4096) -> httpx.AsyncBaseTransport:
+    """The guarded, pooled transport back-channel POSTs use unless a test injects another."""
+    return _DeliveryTransport(allow_private=allow_private, idle_per_origin=max_per_host, body_cap=body_cap)
+
+
+def delivery_client(transport: httpx.AsyncBaseTransport, *, timeout: float) -> httpx.AsyncClient:
     """The one client every delivery of a worker goes through."""
     return httpx.AsyncClient(
-        transport=_DeliveryTransport(allow_private=allow_private, idle_per_origin=max_per_host, body_cap=body_cap),
+        transport=transport,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
         follow_redirects=False,
         headers={"User-Agent": "exeunt-backchannel/1"},

@@ -5,11 +5,9 @@ PostgreSQL database.  Each row is leased before it is sent, so no two workers se
 Delivery is at-least-once: a worker that dies after sending but before recording leaves the row
 to be sent again when its lease runs out.  Clients de-duplicate by ``jti`` or by (``sid``, client).
 
-Outcomes (BCL §2.8 plus our policy):
-  200, 204 (any 2xx)           → delivered
-  400 and other 4xx            → given up at once (the client rejected the token)
-  408, 429, 3xx, 5xx, network  → retried with exponential backoff and jitter, honouring Retry-After,
-  errors and timeouts            until EXEUNT_BACKCHANNEL_MAX_AGE, then given up
+What an attempt comes to, and when to try again, is decided by ``policy.classify`` (the outcome
+table is there).  The worker takes its HTTP transport and its clock in the constructor, so tests
+inject a transport and move time instead of sleeping.
 """
 
 from __future__ import annotations
@@ -18,28 +16,25 @@ import asyncio
 import contextlib
 import logging
 import os
-import random
 import socket
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy.engine import make_url
 
+from exeunt.clock import Clock
 from exeunt.config import Config
-from exeunt.delivery.transport import AddressNotAllowed, delivery_client
-from exeunt.runtime import Runtime, utcnow
+from exeunt.delivery.policy import Answer, DeliveryState, Outcome, classify, retry_delay
+from exeunt.delivery.transport import AddressNotAllowed, delivery_client, delivery_transport
+from exeunt.protocol.clients import ClientRecord
+from exeunt.runtime import Runtime
 from exeunt.security import new_token
 from exeunt.storage import clients as client_store
-from exeunt.storage import deliveries as outbox
-from exeunt.storage import grants, heartbeats
-from exeunt.storage.clients import ClientRecord
-from exeunt.storage.deliveries import Outcome
-from exeunt.storage.signouts import DeliveryRecord
+from exeunt.storage import grants, heartbeats, outbox
+from exeunt.storage.outbox import DeliveryRecord, Listener
 from exeunt.tokens.logout_token import mint_logout_token
 
 log = logging.getLogger("exeunt.backchannel")
@@ -49,40 +44,35 @@ CLAIM_BATCH = 500
 BODY_CAP = 4096
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 FORM_PREFIX = b"logout_token="  # a JWT is base64url and dots: nothing in it needs form-encoding
-FIRST_RETRY = 1.0
-LONGEST_RETRY = 600.0
 SHUTDOWN_GRACE = 10.0  # seconds a stopping worker lets in-flight deliveries finish
 HOUSEKEEPING_EVERY = 600.0  # seconds between deletions of expired codes and access tokens
 HEARTBEAT_EVERY = 5.0  # seconds between heartbeat rows (readiness counts a worker alive for 30 s)
 URGENT_HEAD_START = 0.05  # seconds the initiating clients' deliveries get before the others start
 
 
-def retry_delay(attempts: int) -> float:
-    """Exponential backoff with jitter: about 1 s after the first failure, doubling, at most 10 min."""
-    ceiling = min(LONGEST_RETRY, FIRST_RETRY * 2 ** max(0, attempts - 1))
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
-
-
-def retry_after(response: httpx.Response, now: datetime) -> float | None:
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return min(float(value), 3600.0)
-    with contextlib.suppress(TypeError, ValueError):
-        return min(max(0.0, (parsedate_to_datetime(value) - now).total_seconds()), 3600.0)
-    return None
-
-
 class DeliveryWorker:
-    def __init__(self, runtime: Runtime, *, owner: str | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock | None = None,
+        owner: str | None = None,
+    ) -> None:
         self.runtime = runtime
         self.config: Config = runtime.config
+        self.clock: Clock = clock or runtime.clock
+        self._transport = transport or delivery_transport(
+            allow_private=self.config.backchannel_allow_private,
+            max_per_host=self.config.backchannel_per_host,
+            body_cap=BODY_CAP,
+        )
         self.owner = owner or f"{socket.gethostname()[:20]}-{os.getpid()}-{new_token(4)}"
         self.lease = timedelta(seconds=max(10.0, 2 * self.config.backchannel_timeout + 5))
-        self.heartbeat = time.monotonic()
-        self.started_at = utcnow()
-        self._beat_written = 0.0
+        self.heartbeat = self.clock.monotonic()
+        self.cycles = 0  # passes of the main loop: a test waits for one to know the worker has looked
+        self.started_at = self.clock.now()
+        self._beat_written = float("-inf")
         self._housekept = float("-inf")
         self.on_outcome: list[Callable[[DeliveryRecord, Outcome, float], None]] = []
         self._wake = asyncio.Event()
@@ -95,26 +85,27 @@ class DeliveryWorker:
         )
         self._stopping = asyncio.Event()
         self._http: httpx.AsyncClient | None = None
-        self._listener: object | None = None
-        self._listener_tried = 0.0
+        self._listener = Listener(runtime.db.url, self.wake)
+        self._listener_tried = float("-inf")
 
     def wake(self) -> None:
         self._wake.set()
 
+    @property
+    def in_flight(self) -> int:
+        """Deliveries started and not yet finished by this worker."""
+        return len(self._in_flight)
+
     # -- main loop -----------------------------------------------------------------------
     async def run(self) -> None:
         """Deliver until ``stop()``; then finish in-flight deliveries (bounded) and release leases."""
-        self._http = delivery_client(
-            allow_private=self.config.backchannel_allow_private,
-            timeout=self.config.backchannel_timeout,
-            max_per_host=self.config.backchannel_per_host,
-            body_cap=BODY_CAP,
-        )
+        self._http = delivery_client(self._transport, timeout=self.config.backchannel_timeout)
         unsubscribe = self.runtime.on_outbox(self.wake)
         flusher = asyncio.create_task(self._flush_forever())
         try:
             while not self._stopping.is_set():
-                self.heartbeat = time.monotonic()
+                self.cycles += 1
+                self.heartbeat = self.clock.monotonic()
                 await self._write_heartbeat()
                 await self._housekeeping()
                 self._wake.clear()
@@ -144,7 +135,7 @@ class DeliveryWorker:
         try:
             async with self.runtime.db.write() as conn:
                 rows = await outbox.claim_due(
-                    conn, owner=self.owner, now=utcnow(), lease=self.lease, limit=min(room, CLAIM_BATCH)
+                    conn, owner=self.owner, now=self.clock.now(), lease=self.lease, limit=min(room, CLAIM_BATCH)
                 )
                 clients = await client_store.get_many(conn, sorted({r.client_id for r in rows}))
         except Exception:
@@ -200,7 +191,7 @@ class DeliveryWorker:
                 async with self.runtime.db.read() as conn:
                     due = await outbox.next_due_at(conn)
                 if due is not None:
-                    delay = min(delay, max(0.0, (due - utcnow()).total_seconds()))
+                    delay = min(delay, max(0.0, (due - self.clock.now()).total_seconds()))
             except Exception:
                 log.exception("could not read the outbox; trying again shortly")
         if delay > 0:
@@ -214,68 +205,60 @@ class DeliveryWorker:
         try:
             async with self._per_host[host]:
                 lease_end = self._leases.get(row.id, row.leased_until)
-                if lease_end is None or utcnow() + timedelta(seconds=self.config.backchannel_timeout) >= lease_end:
+                now = self.clock.now()
+                if lease_end is None or now + timedelta(seconds=self.config.backchannel_timeout) >= lease_end:
                     return  # waited too long for this host: leave the row to be claimed again
                 try:
                     outcome = await self._attempt(row, client)
                 except Exception as exc:  # a bug must not leave the row leased and forgotten
                     log.exception("delivery %d failed unexpectedly", row.id)
-                    retry_at = utcnow() + timedelta(seconds=retry_delay(row.attempts + 1))
                     outcome = Outcome(
                         row.id,
-                        utcnow(),
-                        None,
-                        f"internal error: {type(exc).__name__}",
-                        delivered=False,
-                        retry_at=retry_at,
+                        now,
+                        DeliveryState.RETRYING,
+                        error=f"internal error: {type(exc).__name__}",
+                        retry_at=now + timedelta(seconds=retry_delay(row.attempts + 1)),
                     )
         finally:
             self._leases.pop(row.id, None)
         latency = time.perf_counter() - started
         self._results.append(outcome)
         self._results_ready.set()
-        kind = "delivered" if outcome.delivered else ("retry" if outcome.retry_at else "given_up")
         log.info(
             "backchannel client=%s sid=%s attempt=%d outcome=%s status=%s latency_ms=%.1f%s",
             row.client_id,
             row.sid,
             row.attempts + 1,
-            kind,
+            outcome.state.value,
             outcome.status,
             latency * 1000,
-            f" error={outcome.error!r}" if outcome.error and not outcome.delivered else "",
+            f" error={outcome.error!r}" if outcome.error else "",
         )
         for callback in self.on_outcome:
             callback(row, outcome, latency)
 
     async def _attempt(self, row: DeliveryRecord, client: ClientRecord | None) -> Outcome:
-        now = utcnow()
+        now = self.clock.now()
+        answer = await self._post(row, client, now)
+        return classify(
+            answer,
+            delivery_id=row.id,
+            attempts_before=row.attempts,
+            created_at=row.created_at,
+            now=now,
+            max_age=self.config.backchannel_max_age,
+        )
 
-        def give_up(error: str, status: int | None = None) -> Outcome:
-            return Outcome(row.id, now, status, error[:500], delivered=False)
-
-        def retry(error: str, status: int | None = None, at_least: float | None = None) -> Outcome:
-            delay = max(retry_delay(row.attempts + 1), at_least or 0.0)
-            deadline = row.created_at + timedelta(seconds=self.config.backchannel_max_age)
-            if now >= deadline:
-                return give_up(f"gave up after {row.attempts + 1} attempts: {error}", status)
-            return Outcome(
-                row.id,
-                now,
-                status,
-                error[:500],
-                delivered=False,
-                retry_at=min(now + timedelta(seconds=delay), deadline),
-            )
-
+    async def _post(self, row: DeliveryRecord, client: ClientRecord | None, now: datetime) -> Answer:
+        """Mint a fresh logout token and POST it; what came back, in the policy's terms."""
         if client is None:
-            return give_up("the client is no longer registered")
+            return Answer(refused="the client is no longer registered")
         if urlsplit(row.uri).scheme not in ("http", "https"):
-            return give_up("backchannel_logout_uri is not http or https")
+            return Answer(refused="backchannel_logout_uri is not http or https")
         ring = await self.runtime.key_ring()
         key = ring.signing_key_for(client.id_token_signed_response_alg, self.config.signing_alg, now)
         if key is None:
-            return retry("no signing key is available")
+            return Answer(failure="no signing key is available")
         token, _jti = mint_logout_token(
             key,
             issuer=self.config.issuer,
@@ -292,22 +275,18 @@ class DeliveryWorker:
                 # The transport reads at most BODY_CAP bytes of the answer.
                 response = await self._http.post(row.uri, content=FORM_PREFIX + token.encode("ascii"), headers=FORM)
         except AddressNotAllowed as exc:
-            return give_up(f"not sent: {exc}")
+            return Answer(refused=f"not sent: {exc}")
         except TimeoutError:
-            return retry(f"no answer within {self.config.backchannel_timeout:g} s")
+            return Answer(failure=f"no answer within {self.config.backchannel_timeout:g} s")
         except httpx.HTTPError as exc:
-            return retry(f"{type(exc).__name__}: {exc}"[:300] or type(exc).__name__)
+            return Answer(failure=f"{type(exc).__name__}: {exc}"[:300])
         except OSError as exc:
-            return retry(f"network error: {exc}")
-        status = response.status_code
-        if 200 <= status < 300:
-            return Outcome(row.id, now, status, None, delivered=True)
-        excerpt = response.content[:300].decode("utf-8", "replace").strip()
-        if 300 <= status < 400:
-            return retry(f"HTTP {status} redirect (not followed)", status)
-        if status in (408, 429) or status >= 500:
-            return retry(f"HTTP {status}", status, retry_after(response, now))
-        return give_up(f"HTTP {status}: {excerpt}" if excerpt else f"HTTP {status}", status)
+            return Answer(failure=f"network error: {exc}")
+        return Answer(
+            status=response.status_code,
+            retry_after=response.headers.get("retry-after"),
+            excerpt=response.content[:300].decode("utf-8", "replace").strip(),
+        )
 
     # -- recording outcomes --------------------------------------------------------------
     async def _flush_forever(self) -> None:
@@ -329,7 +308,7 @@ class DeliveryWorker:
             await asyncio.sleep(1.0)
             self._results_ready.set()
 
-    # -- waking across processes (PostgreSQL LISTEN/NOTIFY) --------------------------------
+    # -- housekeeping, heartbeats, waking across processes ----------------------------------
     async def _housekeeping(self) -> None:
         """Expired codes and access tokens are deleted an hour after they expire (at start, then every 10 min)."""
         if self.heartbeat - self._housekept < HOUSEKEEPING_EVERY:
@@ -337,7 +316,7 @@ class DeliveryWorker:
         self._housekept = self.heartbeat
         try:
             async with self.runtime.db.write() as conn:
-                removed = await grants.purge_expired(conn, utcnow() - timedelta(hours=1))
+                removed = await grants.purge_expired(conn, self.clock.now() - timedelta(hours=1))
             if removed:
                 log.info("housekeeping: %d expired codes and access tokens deleted", removed)
         except Exception:
@@ -350,26 +329,21 @@ class DeliveryWorker:
         try:
             async with self.runtime.db.write() as conn:
                 await heartbeats.beat(
-                    conn, owner=self.owner, host=socket.gethostname(), started_at=self.started_at, now=utcnow()
+                    conn, owner=self.owner, host=socket.gethostname(), started_at=self.started_at, now=self.clock.now()
                 )
         except Exception:
             log.exception("could not record the worker heartbeat")
 
     async def _ensure_listener(self) -> None:
-        if self.runtime.db.is_sqlite or self._listener is not None:
+        """On PostgreSQL, LISTEN for rows other processes add (retried every 10 s while it fails)."""
+        if self.runtime.db.is_sqlite or self._listener.connected:
             return
-        if time.monotonic() - self._listener_tried < 10:
+        if self.clock.monotonic() - self._listener_tried < 10:
             return
-        self._listener_tried = time.monotonic()
-        import asyncpg
-
-        dsn = make_url(self.runtime.db.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._listener_tried = self.clock.monotonic()
         try:
-            conn = await asyncpg.connect(dsn, timeout=5)
-            await conn.add_listener(outbox.NOTIFY_CHANNEL, lambda *_: self.wake())
-            conn.add_termination_listener(lambda *_: setattr(self, "_listener", None))
-            self._listener = conn
-        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            await self._listener.connect()
+        except Exception as exc:  # asyncpg's errors, OSError, TimeoutError: keep polling instead
             log.warning("cannot LISTEN for new sign-outs (%s); polling every %.0f s instead", exc, SAFETY_POLL)
 
     async def _shut_down(self, flusher: asyncio.Task[None]) -> None:
@@ -388,6 +362,4 @@ class DeliveryWorker:
                 log.info("released %d unfinished deliveries for other workers", released)
         if self._http is not None:
             await self._http.aclose()
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.close()  # type: ignore[attr-defined]
+        await self._listener.close()

@@ -12,7 +12,13 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+# What callers outside storage/ name: an open transaction to pass to the repository functions, and
+# the error a database raises.  Only storage/ imports SQLAlchemy.
+Connection = AsyncConnection
+DatabaseError = SQLAlchemyError
 
 
 class Database:

@@ -11,10 +11,10 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from exeunt.storage.models import AccessToken, AuthorizationCode, UTCDateTime
+from exeunt.storage.models import AccessToken, AuthorizationCode, UTCDateTime, table_of
 
-codes = AuthorizationCode.__table__
-tokens = AccessToken.__table__
+codes = table_of(AuthorizationCode)
+tokens = table_of(AccessToken)
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from exeunt.storage.models import WorkerHeartbeat
+from exeunt.storage.models import WorkerHeartbeat, table_of
 
-heartbeats = WorkerHeartbeat.__table__
+heartbeats = table_of(WorkerHeartbeat)
 
 
 async def beat(conn: AsyncConnection, *, owner: str, host: str, started_at: datetime, now: datetime) -> None:

@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from exeunt.storage.models import SigningKey
+from exeunt.storage.models import SigningKey, table_of
 
-signing_keys = SigningKey.__table__
+signing_keys = table_of(SigningKey)
 
 
 @dataclass(frozen=True)

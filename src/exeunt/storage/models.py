@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
 )
@@ -170,6 +171,8 @@ class Signout(Base):
     state: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # [{client_id, name, frontchannel_url, backchannel}] in the order the clients joined the session
+    participants: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
 
 class BackchannelDelivery(Base):
@@ -209,3 +212,10 @@ class WorkerHeartbeat(Base):
     host: Mapped[str] = mapped_column(String(255), index=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def table_of(model: type[Base]) -> Table:
+    """The model's table, typed as a ``Table`` (``__table__`` is declared as a mere ``FromClause``)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

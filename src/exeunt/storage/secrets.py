@@ -9,9 +9,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from exeunt.storage.models import InstanceSecret
+from exeunt.storage.models import InstanceSecret, table_of
 
-instance_secrets = InstanceSecret.__table__
+instance_secrets = table_of(InstanceSecret)
 
 
 async def get_or_create(conn: AsyncConnection, name: str, make: str, now: datetime) -> str:

@@ -12,11 +12,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from exeunt.protocol.clients import ClientRecord
 from exeunt.security import new_token
-from exeunt.storage.models import SessionParticipation, SsoSession, UTCDateTime
+from exeunt.storage.clients import clients, record_of
+from exeunt.storage.models import SessionParticipation, SsoSession, UTCDateTime, table_of
 
-sso_sessions = SsoSession.__table__
-participation = SessionParticipation.__table__
+sso_sessions = table_of(SsoSession)
+participation = table_of(SessionParticipation)
 
 
 @dataclass(frozen=True)
@@ -32,13 +34,6 @@ class SessionRecord:
 
     def is_live(self, now: datetime) -> bool:
         return self.ended_at is None and now < self.expires_at
-
-
-@dataclass(frozen=True)
-class Participation:
-    client_id: str
-    first_code_at: datetime
-    last_code_at: datetime
 
 
 def _record(row: object) -> SessionRecord:
@@ -105,18 +100,26 @@ async def record_participation(
         await conn.execute(_TOUCH, {"b_sid": sid, "now": now})
 
 
-async def participants(conn: AsyncConnection, sid: str) -> list[Participation]:
+async def participants(conn: AsyncConnection, sid: str) -> list[ClientRecord]:
+    """The registered clients that took part in session ``sid``, in the order they joined.  The one
+    place the participation join is written: every sign-out technique and page reads it here."""
     rows = await conn.execute(
-        select(participation.c.client_id, participation.c.first_code_at, participation.c.last_code_at)
+        select(clients)
+        .join(participation, participation.c.client_id == clients.c.client_id)
         .where(participation.c.sid == sid)
         .order_by(participation.c.first_code_at, participation.c.client_id)
     )
-    return [Participation(*r) for r in rows]
+    return [record_of(r) for r in rows]
 
 
-async def mark_ended(conn: AsyncConnection, sid: str, now: datetime) -> bool:
-    """End a live session.  False when it had already ended (so only one caller ends it)."""
+async def end(conn: AsyncConnection, sid: str, now: datetime) -> SessionRecord | None:
+    """Mark session ``sid`` ended; returns it, or None when it had ended already (or never existed),
+    so exactly one caller ends it even when several race."""
     result = await conn.execute(
-        update(sso_sessions).where(sso_sessions.c.sid == sid, sso_sessions.c.ended_at.is_(None)).values(ended_at=now)
+        update(sso_sessions)
+        .where(sso_sessions.c.sid == sid, sso_sessions.c.ended_at.is_(None))
+        .values(ended_at=now)
+        .returning(*sso_sessions.c)
     )
-    return result.rowcount == 1
+    row = result.first()
+    return _record(row) if row else None

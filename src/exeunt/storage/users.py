@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from exeunt.storage.models import User
+from exeunt.storage.models import User, table_of
 
-users = User.__table__
+users = table_of(User)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ def private_pem(key: PrivateKey) -> str:
 
 
 def public_jwk(key: PrivateKey) -> dict[str, Any]:
+    members: tuple[str, ...]
     if isinstance(key, rsa.RSAPrivateKey):
         jwk: dict[str, Any] = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
         members = ("e", "kty", "n")

@@ -16,11 +16,12 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from exeunt import metrics
+from exeunt.clock import SYSTEM, Clock
 from exeunt.config import Config
+from exeunt.delivery.policy import Outcome
 from exeunt.delivery.worker import DeliveryWorker
 from exeunt.paths import package_dir
 from exeunt.runtime import Runtime
-from exeunt.storage.deliveries import Outcome
 from exeunt.web.endpoints import (
     authorize,
     check_session,
@@ -49,23 +50,26 @@ API_PATHS = {
 
 
 def routes() -> list[Route | Mount]:
+    """The route table: one line per route; the comment names where its spec rules live."""
     return [
         Route("/", home.home),
         Route("/healthz", ops.healthz),
         Route("/readyz", ops.readyz),
         Route("/metrics", ops.metrics_endpoint),
-        Route("/.well-known/openid-configuration", discovery.openid_configuration),
-        Route(PATHS["jwks_uri"], discovery.jwks),
+        Route("/.well-known/openid-configuration", discovery.openid_configuration),  # Discovery 1.0 §3
+        Route(PATHS["jwks_uri"], discovery.jwks),  # tokens/keys.py
+        # Core §3.1.2: protocol/authorization.py (CHECKS, needs_login)
         Route(PATHS["authorization_endpoint"], authorize.authorize, methods=["GET", "POST"]),
         Route("/login", login.login_form, methods=["GET"]),
-        Route("/login", login.login_submit, methods=["POST"]),
-        Route(PATHS["token_endpoint"], token.token, methods=["GET", "POST"]),
-        Route(PATHS["userinfo_endpoint"], userinfo.userinfo, methods=["GET", "POST"]),
+        Route("/login", login.login_submit, methods=["POST"]),  # protocol/authorization.py again
+        Route(PATHS["token_endpoint"], token.token, methods=["GET", "POST"]),  # RFC 6749 §4.1.3, RFC 7636
+        Route(PATHS["userinfo_endpoint"], userinfo.userinfo, methods=["GET", "POST"]),  # Core §5.3, RFC 6750
+        # RIL §2-4: protocol/logout.py (validate_logout_request); the sign-out itself: signout.py
         Route(PATHS["end_session_endpoint"], end_session.end_session_endpoint, methods=["GET", "POST"]),
         Route("/logout/confirm", end_session.confirm, methods=["POST"]),
-        Route("/logout/done/{signout_id}", end_session.logged_out),
-        Route("/logout/status/{signout_id}", signout_status.signout_status),
-        Route(PATHS["check_session_iframe"], check_session.check_session_iframe),
+        Route("/logout/done/{signout_id}", end_session.logged_out),  # FCL §2: protocol/logout.py frontchannel_url
+        Route("/logout/status/{signout_id}", signout_status.signout_status),  # BCL: delivery/policy.py states
+        Route(PATHS["check_session_iframe"], check_session.check_session_iframe),  # Session Management §3
         Route("/session/check/origins", check_session.client_origins),
         Mount("/static", StaticFiles(directory=package_dir("templates") / "static"), name="static"),
     ]
@@ -96,8 +100,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def record_delivery(row: object, outcome: Outcome, seconds: float) -> None:
-    kind = "delivered" if outcome.delivered else ("retry" if outcome.retry_at else "given_up")
-    metrics.deliveries.labels(kind).inc()
+    metrics.deliveries.labels(outcome.state.value).inc()
     metrics.delivery_seconds.observe(seconds)
 
 
@@ -106,13 +109,16 @@ def _report_worker_end(task: asyncio.Task[None]) -> None:
         log.error("the back-channel delivery worker stopped", exc_info=task.exception())
 
 
-def create_app(config: Config, *, runtime: Runtime | None = None, run_worker: bool = True) -> Starlette:
+def create_app(
+    config: Config, *, runtime: Runtime | None = None, run_worker: bool = True, clock: Clock = SYSTEM
+) -> Starlette:
     """The provider.  With ``runtime`` given, the caller owns it (tests, embedded use).  With
-    ``run_worker`` the back-channel delivery worker runs inside this process."""
+    ``run_worker`` the back-channel delivery worker runs inside this process.  ``clock`` is the time
+    every part of it reads (tests pass one they can move)."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        rt = runtime or await Runtime.start(config)
+        rt = runtime or await Runtime.start(config, clock)
         provider = Provider(rt)
         app.state.provider = provider
         worker = DeliveryWorker(rt) if run_worker else None

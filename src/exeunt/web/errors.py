@@ -54,6 +54,7 @@ def redirect_with(uri: str, params: dict[str, str | None]) -> Response:
 def error_page(request: Request, title: str, message: str, status: int = 400, **context: object) -> Response:
     """An HTML page a person can understand; never includes internals."""
     templates = request.app.state.provider.templates
-    return templates.TemplateResponse(
+    response: Response = templates.TemplateResponse(
         request, "error.html", {"title": title, "message": message, **context}, status_code=status, headers=NO_STORE
     )
+    return response

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from exeunt.config import Config
 from exeunt.paths import package_dir
-from exeunt.runtime import Runtime, utcnow
+from exeunt.protocol.clients import ClientRecord
+from exeunt.protocol.urls import origin_of
+from exeunt.runtime import Runtime
 from exeunt.security import check_csrf, csrf_token
 from exeunt.storage import clients as client_store
 from exeunt.storage import sessions as session_store
-from exeunt.storage.clients import ClientRecord
-from exeunt.storage.database import Database
+from exeunt.storage.database import Connection, Database
 from exeunt.storage.sessions import SessionRecord
 from exeunt.web.cookies import Cookies
 
@@ -42,7 +41,7 @@ class Provider:
         return provider
 
     def now(self) -> datetime:
-        return utcnow()
+        return self.runtime.clock.now()
 
     async def current_session(self, request: Request) -> SessionRecord | None:
         """The live SSO session named by the browser's cookie, if any."""
@@ -52,12 +51,12 @@ class Provider:
         async with self.db.read() as conn:
             return await session_store.get_live(conn, sid, self.now())
 
-    async def client(self, conn: AsyncConnection, client_id: str) -> ClientRecord | None:
+    async def client(self, conn: Connection, client_id: str) -> ClientRecord | None:
         """A client registration, cached for ``CLIENT_CACHE_TTL`` seconds on the hot sign-in path
         (an operator's change reaches every process within that time)."""
         if not 0 < len(client_id) <= 200:
             return None
-        now = time.monotonic()
+        now = self.runtime.clock.monotonic()
         cached = self._clients.get(client_id)
         if cached is not None and now - cached[0] < CLIENT_CACHE_TTL:
             return cached[1]
@@ -76,14 +75,14 @@ class Provider:
     def same_origin_post(self, request: Request) -> bool:
         """False for a POST a browser marked as coming from another site (Origin / Sec-Fetch-Site)."""
         origin = request.headers.get("origin")
-        if origin is not None and origin != client_store.origin_of(self.config.issuer):
+        if origin is not None and origin != origin_of(self.config.issuer):
             return False  # includes "null" (sandboxed frames, opaque origins)
         return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
 
     async def redirect_origins(self) -> frozenset[str]:
         """Origins of every registered redirect URI (for CORS), cached briefly."""
-        if time.monotonic() - self._cors_loaded > CORS_ORIGINS_TTL:
+        if self.runtime.clock.monotonic() - self._cors_loaded > CORS_ORIGINS_TTL:
             async with self.db.read() as conn:
                 self._cors_origins = frozenset(o for c in await client_store.list_all(conn) for o in c.redirect_origins)
-            self._cors_loaded = time.monotonic()
+            self._cors_loaded = self.runtime.clock.monotonic()
         return self._cors_origins

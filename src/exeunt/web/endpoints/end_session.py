@@ -9,109 +9,28 @@ the top-level GET brings the cookie, and the person sees the question for their 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from exeunt import metrics
-from exeunt.signout import end_session
-from exeunt.storage import clients as client_store
+from exeunt.protocol.logout import LogoutRequest, refused, validate_logout_request
+from exeunt.protocol.urls import origin_of
+from exeunt.signout import EndReason, sign_out
 from exeunt.storage import sessions as session_store
 from exeunt.storage import signouts as signout_store
-from exeunt.storage.clients import ClientRecord, origin_of
 from exeunt.storage.sessions import SessionRecord
-from exeunt.tokens.id_token import HintInvalid, verify_id_token_hint
 from exeunt.web.errors import NO_STORE, error_page
 from exeunt.web.own_forms import read_own_form
 from exeunt.web.params import BadParameters, read_params
 from exeunt.web.provider import Provider
 
-MAX_STATE_LENGTH = 2048
-MAX_HINT_LENGTH = 16384
 PENDING_MAX_AGE = 3600
-
-
-@dataclass(frozen=True)
-class LogoutRequest:
-    """A logout request after validation.  When ``problem`` is set every other field is empty:
-    RIL §4, information that failed validation MUST NOT be used."""
-
-    client_id: str | None = None
-    client_name: str | None = None
-    post_logout_redirect_uri: str | None = None
-    state: str | None = None
-    hint_sid: str | None = None
-    hint_sub: str | None = None
-    problem: str | None = None
-
-    def redirect_target(self) -> str | None:
-        """The validated post-logout URI with ``state`` (and nothing else) added, RIL §3."""
-        uri = self.post_logout_redirect_uri
-        if uri is None:
-            return None
-        if self.state is None:
-            return uri
-        return uri + ("&" if "?" in uri else "?") + urlencode({"state": self.state})
-
-
-def _problem(message: str) -> LogoutRequest:
-    return LogoutRequest(problem=message)
-
-
-async def validate(conn: AsyncConnection, provider: Provider, params: dict[str, str]) -> LogoutRequest:
-    state = params.get("state")
-    if state is not None and len(state) > MAX_STATE_LENGTH:
-        return _problem("state is too long.")
-    hint = None
-    raw_hint = params.get("id_token_hint")
-    if raw_hint is not None:
-        if len(raw_hint) > MAX_HINT_LENGTH:
-            return _problem("id_token_hint invalid: it is far too long to be an id_token from this provider.")
-        try:
-            # RIL §2: the OP MUST validate that it issued the hint; an expired one is accepted.
-            hint = verify_id_token_hint(
-                raw_hint, await provider.runtime.key_ring(), issuer=provider.config.issuer, now=provider.now()
-            )
-        except HintInvalid as exc:
-            return _problem(f"id_token_hint invalid: {exc}.")
-    client: ClientRecord | None = None
-    if hint is not None:
-        client = await client_store.get(conn, hint.client_id)
-        if client is None:
-            return _problem("id_token_hint invalid: the application it was issued to is no longer registered.")
-    client_id = params.get("client_id")
-    if client_id is not None:
-        if hint is not None and client_id != hint.client_id:
-            # RIL §2: when both are present the OP MUST verify they match.
-            return _problem("client_id does not match the application the id_token_hint was issued to.")
-        if client is None:
-            client = await client_store.get(conn, client_id) if len(client_id) <= 200 else None
-            if client is None:
-                return _problem("client_id is not a registered application.")
-    redirect = params.get("post_logout_redirect_uri")
-    if redirect is not None:
-        if client is None:
-            # RIL §3: without a hint (or client_id) the target cannot be confirmed as legitimate.
-            return _problem(
-                "post_logout_redirect_uri was sent without id_token_hint or client_id, so exeunt "
-                "cannot tell which application it belongs to."
-            )
-        if redirect not in client.post_logout_redirect_uris:
-            # RIL §3: MUST NOT redirect unless it exactly matches a registered value.
-            return _problem(f"post_logout_redirect_uri not registered for {client.name}.")
-    return LogoutRequest(
-        client_id=client.client_id if client else None,
-        client_name=client.name if client else None,
-        post_logout_redirect_uri=redirect,
-        state=state if redirect is not None else None,
-        hint_sid=hint.sid if hint else None,
-        hint_sub=hint.sub if hint else None,
-    )
+MAX_SIGNOUT_ID_LENGTH = 64
 
 
 def _serializer(provider: Provider) -> URLSafeTimedSerializer:
@@ -135,12 +54,6 @@ def _load(provider: Provider, blob: str) -> LogoutRequest | None:
         return None
 
 
-async def _app_names(provider: Provider, conn: AsyncConnection, sid: str) -> list[str]:
-    taking_part = await session_store.participants(conn, sid)
-    known = await client_store.get_many(conn, [p.client_id for p in taking_part])
-    return [known[p.client_id].name for p in taking_part if p.client_id in known]
-
-
 def _nothing_to_sign_out(provider: Provider, request: Request, req: LogoutRequest) -> Response:
     """RIL §4: logout requests are idempotent; nobody signed in is not an error."""
     target = req.redirect_target()
@@ -160,14 +73,20 @@ async def end_session_endpoint(request: Request) -> Response:
     try:
         params = await read_params(request, provider.config.max_body_bytes)
     except BadParameters as exc:
-        params, req = {}, _problem(f"The sign-out request could not be read: {exc.description}.")
+        params, req = {}, refused(f"The sign-out request could not be read: {exc.description}.")
     else:
         if "r" in params and len(params) == 1:  # our own continuation of a cross-site POST
             loaded = _load(provider, params["r"])
-            req = loaded or _problem("This sign-out request is too old. You can still sign out here.")
+            req = loaded or refused("This sign-out request is too old. You can still sign out here.")
         else:
             async with provider.db.read() as conn:
-                req = await validate(conn, provider, params)
+                req = await validate_logout_request(
+                    params,
+                    ring=await provider.runtime.key_ring(),
+                    issuer=provider.config.issuer,
+                    now=provider.now(),
+                    lookup=partial(provider.client, conn),
+                )
     if request.method == "POST":
         # A cross-site POST does not carry our SameSite=Lax cookie; continue as a top-level GET, which does.
         return RedirectResponse("/logout?" + urlencode({"r": _dump(provider, req)}), status_code=303, headers=NO_STORE)
@@ -183,8 +102,8 @@ async def end_session_endpoint(request: Request) -> Response:
             )
         return _nothing_to_sign_out(provider, request, req)
     async with provider.db.read() as conn:
-        apps = await _app_names(provider, conn, session.sid)
-    hint_matches = req.hint_sid == session.sid and req.hint_sub == session.sub
+        apps = [c.name for c in await session_store.participants(conn, session.sid)]
+    hint_matches = req.hint_names(session.sid, session.sub)
     return provider.templates.TemplateResponse(
         request,
         "logout_confirm.html",
@@ -239,21 +158,14 @@ async def confirm(request: Request) -> Response:
 
 
 async def _sign_out(provider: Provider, session: SessionRecord, req: LogoutRequest) -> Response:
-    now = provider.now()
-    async with provider.db.write() as conn:
-        ended = await end_session(
-            conn,
-            session,
-            now=now,
-            reason="user",
-            initiating_client_id=req.client_id,
-            post_logout_redirect_uri=req.post_logout_redirect_uri,
-            state=req.state,
-        )
-    if ended is not None:
-        metrics.signouts.labels("user").inc()
-    if ended is not None and ended.notifications:
-        provider.runtime.outbox_changed()  # wake this process's worker now; others hear NOTIFY
+    ended = await sign_out(
+        provider.runtime,
+        session.sid,
+        EndReason.USER,
+        initiator=req.client_id,
+        post_logout_redirect_uri=req.post_logout_redirect_uri,
+        state=req.state,
+    )
     if ended is None:  # another tab signed out a moment earlier
         response: Response = RedirectResponse("/logout", status_code=303, headers=NO_STORE)
     else:
@@ -263,37 +175,27 @@ async def _sign_out(provider: Provider, session: SessionRecord, req: LogoutReque
     return response
 
 
-def frontchannel_url(client: ClientRecord, issuer: str, sid: str) -> str:
-    """FCL §2: keep the registered query; add ``iss`` and ``sid`` (both) when the client requires them."""
-    uri = client.frontchannel_logout_uri or ""
-    if not client.frontchannel_logout_session_required:
-        return uri
-    return uri + ("&" if "?" in uri else "?") + urlencode({"iss": issuer, "sid": sid})
-
-
 async def logged_out(request: Request) -> Response:
     """``GET /logout/done/{id}``: one hidden iframe per front-channel client, live progress, then the
-    post-logout redirect once every frame has loaded or ``EXEUNT_LOGOUT_WAIT`` has passed."""
+    post-logout redirect once every frame has loaded or ``EXEUNT_LOGOUT_WAIT`` has passed.  What it
+    shows is the snapshot the sign-out took in its transaction."""
     provider = Provider.of(request)
     signout_id = request.path_params["signout_id"]
     async with provider.db.read() as conn:
-        signout = await signout_store.get(conn, signout_id) if len(signout_id) <= 64 else None
-        if signout is None or provider.now() >= signout.expires_at:
-            return _nothing_to_sign_out(provider, request, LogoutRequest())
-        taking_part = await session_store.participants(conn, signout.sid)
-        known = await client_store.get_many(conn, [p.client_id for p in taking_part])
-    clients = [known[p.client_id] for p in taking_part if p.client_id in known]
+        signout = await signout_store.get(conn, signout_id) if len(signout_id) <= MAX_SIGNOUT_ID_LENGTH else None
+    if signout is None or provider.now() >= signout.expires_at:
+        return _nothing_to_sign_out(provider, request, LogoutRequest())
     frames = [
-        {"client_id": c.client_id, "name": c.name, "src": frontchannel_url(c, provider.config.issuer, signout.sid)}
-        for c in clients
-        if c.frontchannel_logout_uri
+        {"client_id": p.client_id, "name": p.name, "src": p.frontchannel_url}
+        for p in signout.participants
+        if p.frontchannel_url
     ]
-    backchannel = [{"client_id": c.client_id, "name": c.name} for c in clients if c.backchannel_logout_uri]
-    quiet = [c.name for c in clients if not c.frontchannel_logout_uri and not c.backchannel_logout_uri]
+    backchannel = [{"client_id": p.client_id, "name": p.name} for p in signout.participants if p.backchannel]
+    quiet = [p.name for p in signout.participants if not p.frontchannel_url and not p.backchannel]
     target = LogoutRequest(
         post_logout_redirect_uri=signout.post_logout_redirect_uri, state=signout.state
     ).redirect_target()
-    frame_origins = sorted({origin_of(f["src"]) for f in frames})
+    frame_origins = sorted({origin_of(p.frontchannel_url) for p in signout.participants if p.frontchannel_url})
     csp = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; base-uri 'none'; "
         "object-src 'none'; frame-ancestors 'none'; "

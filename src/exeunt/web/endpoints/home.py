@@ -5,7 +5,6 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from exeunt.storage import clients as client_store
 from exeunt.storage import sessions as session_store
 from exeunt.storage import users as user_store
 from exeunt.web.errors import NO_STORE
@@ -20,7 +19,5 @@ async def home(request: Request) -> Response:
     if session is not None:
         async with provider.db.read() as conn:
             user = await user_store.get(conn, session.user_id)
-            taking_part = await session_store.participants(conn, session.sid)
-            known = await client_store.get_many(conn, [p.client_id for p in taking_part])
-            apps = [known[p.client_id].name for p in taking_part if p.client_id in known]
+            apps = [c.name for c in await session_store.participants(conn, session.sid)]
     return provider.templates.TemplateResponse(request, "home.html", {"user": user, "apps": apps}, headers=NO_STORE)

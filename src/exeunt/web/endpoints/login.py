@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from exeunt import metrics
+from exeunt.protocol.authorization import PageError, RedirectError, validate
 from exeunt.security import dummy_password_hash, new_token, verify_password
-from exeunt.signout import end_session
+from exeunt.signout import EndReason, sign_out
 from exeunt.storage import sessions as session_store
 from exeunt.storage import users as user_store
-from exeunt.web.endpoints.authorize import (
-    AuthorizePageError,
-    AuthorizeRedirectError,
-    error_redirect,
-    issue_code,
-    validate,
-)
+from exeunt.web.authorization_response import error_redirect, issue_code
 from exeunt.web.errors import NO_STORE, error_page
 from exeunt.web.login_form import load_pending, render_login
 from exeunt.web.own_forms import read_own_form
@@ -60,10 +56,10 @@ async def login_submit(request: Request) -> Response:
     if pending is not None:
         try:
             async with provider.db.read() as conn:
-                req = await validate(conn, pending, provider.client)
-        except AuthorizePageError as exc:
+                req = await validate(pending, partial(provider.client, conn))
+        except PageError as exc:
             return error_page(request, exc.title, exc.message)
-        except AuthorizeRedirectError as exc:
+        except RedirectError as exc:
             return error_redirect(provider, request, exc)
     client_name = req.client.name if req else None
 
@@ -100,15 +96,13 @@ async def login_submit(request: Request) -> Response:
             message=BAD_CREDENTIALS,
         )
 
-    now = provider.now()
     old_sid = provider.cookies.read_sid(request)
+    if old_sid is not None:
+        # The new sign-in replaces the browser's session: its clients are told it ended.
+        await sign_out(provider.runtime, old_sid, EndReason.REPLACED)
+    now = provider.now()
     browser_state = new_token(16)  # Session Management: the state changes on every sign-in
     async with provider.db.write() as conn:
-        old = await session_store.get_live(conn, old_sid, now) if old_sid else None
-        replaced = None
-        if old is not None:
-            # The new sign-in replaces the browser's session: its clients are told it ended.
-            replaced = await end_session(conn, old, now=now, reason="replaced")
         session = await session_store.create(
             conn, user_id=user.id, sub=user.sub, now=now, lifetime=provider.config.session_lifetime
         )
@@ -116,12 +110,8 @@ async def login_submit(request: Request) -> Response:
             response = await issue_code(provider, conn, req, session, browser_state)
         else:
             response = RedirectResponse("/", status_code=303, headers=NO_STORE)
-    if replaced is not None and replaced.notifications:
-        provider.runtime.outbox_changed()
     provider.cookies.set_session(response, session.sid)
     provider.cookies.set_browser_state(response, browser_state)
     log.info("sign-in succeeded")
     metrics.signins.labels("success").inc()
-    if replaced is not None:
-        metrics.signouts.labels("replaced").inc()
     return response

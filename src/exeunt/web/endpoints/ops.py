@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import time
 from datetime import timedelta
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -11,8 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from exeunt import metrics
-from exeunt.storage import deliveries as outbox
-from exeunt.storage import heartbeats
+from exeunt.storage import heartbeats, outbox
 from exeunt.storage.migrations import current_revision, head_revision
 from exeunt.web.errors import NO_STORE
 from exeunt.web.provider import Provider
@@ -35,7 +33,7 @@ async def readyz(request: Request) -> Response:
         checks["migrations"] = "ok" if revision == head_revision() else f"at {revision}, need {head_revision()}"
         worker = request.app.state.worker
         if worker is not None:
-            age = time.monotonic() - worker.heartbeat
+            age = worker.clock.monotonic() - worker.heartbeat
             checks["worker"] = "ok" if age < WORKER_FRESH else f"in-process worker silent for {age:.0f} s"
         else:
             async with provider.db.read() as conn:

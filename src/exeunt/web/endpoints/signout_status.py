@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from exeunt.storage import outbox
 from exeunt.storage import signouts as signout_store
 from exeunt.web.errors import NO_STORE
 from exeunt.web.provider import Provider
@@ -21,5 +22,5 @@ async def signout_status(request: Request) -> Response:
         signout = await signout_store.get(conn, signout_id) if len(signout_id) <= 64 else None
         if signout is None or provider.now() >= signout.expires_at:
             return JSONResponse({"error": "not_found"}, status_code=404, headers=NO_STORE)
-        deliveries = await signout_store.deliveries_of(conn, signout_id)
-    return JSONResponse({"backchannel": {d.client_id: d.state for d in deliveries}}, headers=NO_STORE)
+        deliveries = await outbox.of_signout(conn, signout_id)
+    return JSONResponse({"backchannel": {d.client_id: d.state.value for d in deliveries}}, headers=NO_STORE)

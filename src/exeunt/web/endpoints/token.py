@@ -9,14 +9,14 @@ import hmac
 from datetime import timedelta
 from urllib.parse import unquote_plus
 
-from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from exeunt.protocol.clients import ClientRecord
 from exeunt.security import b64url, new_token, sha256_hex, verify_client_secret
 from exeunt.storage import grants
 from exeunt.storage import sessions as session_store
-from exeunt.storage.clients import ClientRecord
+from exeunt.storage.database import Connection
 from exeunt.tokens.id_token import mint_id_token
 from exeunt.web.errors import NO_STORE, OAuthError, invalid_client, invalid_grant, invalid_request
 from exeunt.web.params import BadParameters, read_params
@@ -36,7 +36,7 @@ def _basic_credentials(header: str) -> tuple[str, str]:
 
 
 async def authenticate_client(
-    provider: Provider, conn: AsyncConnection, request: Request, params: dict[str, str]
+    provider: Provider, conn: Connection, request: Request, params: dict[str, str]
 ) -> ClientRecord:
     header = request.headers.get("authorization", "")
     basic = header[:6].lower() == "basic "

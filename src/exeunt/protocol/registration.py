@@ -10,9 +10,10 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from exeunt.config import is_loopback_host
-from exeunt.security import MIN_CLIENT_SECRET_LENGTH
-from exeunt.storage.clients import ClientRecord, origin_of
+from exeunt.protocol.clients import ClientRecord
+from exeunt.protocol.urls import is_loopback_host, origin_of
+
+MIN_CLIENT_SECRET_LENGTH = 32
 
 CLIENT_ID = re.compile(r"^[\x21-\x7e]{1,200}$")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
