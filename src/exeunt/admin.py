@@ -6,16 +6,15 @@ the rules (what may be retired, what may be re-queued) live here, the CLI only p
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from exeunt.config import Config
 from exeunt.protocol.clients import ClientRecord
-from exeunt.protocol.registration import RegistrationError, build_client, check_chosen_secret
+from exeunt.protocol.registration import check_chosen_secret
 from exeunt.security import hash_client_secret, hash_password, new_token, verify_client_secret, verify_password
+from exeunt.seed_file import SeedError, check_user_fields, read_seed
 from exeunt.storage import clients as client_store
 from exeunt.storage import heartbeats, outbox
 from exeunt.storage import keys as key_store
@@ -34,7 +33,12 @@ class AdminError(Exception):
 
 async def prepare_database(config: Config, *, migrate: bool | None = None) -> Database:
     """Open the database, migrating it when asked (default: on SQLite only) or checking it is at head."""
-    db = Database(config.database_url, pool_size=config.db_pool_size, pool_timeout=config.db_pool_timeout)
+    db = Database(
+        config.database_url,
+        pool_size=config.db_pool_size,
+        pool_timeout=config.db_pool_timeout,
+        statement_timeout=None if migrate else config.db_statement_timeout,
+    )
     if migrate is None:
         migrate = db.is_sqlite
     try:
@@ -56,10 +60,10 @@ async def prepare_database(config: Config, *, migrate: bool | None = None) -> Da
 async def add_user(
     db: Database, username: str, password: str, *, email: str | None, name: str | None, now: datetime
 ) -> None:
-    if not username or len(username) > 200 or any(c.isspace() for c in username):
-        raise AdminError("a username is 1 to 200 characters without spaces")
-    if len(password) < 8:
-        raise AdminError("a password must be at least 8 characters")
+    try:
+        check_user_fields(username, password, email, name)
+    except ValueError as exc:
+        raise AdminError(str(exc)) from exc
     password_hash = hash_password(password)
     async with db.write() as conn:
         if await user_store.get_by_username(conn, username) is not None:
@@ -85,65 +89,18 @@ async def add_client(db: Database, client: ClientRecord, secret: str | None, *, 
     return None if client.is_public else secret
 
 
-def _client_from_seed(entry: dict[str, Any]) -> tuple[ClientRecord, str | None]:
-    known = {
-        "client_id",
-        "name",
-        "secret",
-        "public",
-        "redirect_uris",
-        "post_logout_redirect_uris",
-        "frontchannel_logout_uri",
-        "frontchannel_logout_session_required",
-        "backchannel_logout_uri",
-        "backchannel_logout_session_required",
-        "token_endpoint_auth_method",
-        "id_token_signed_response_alg",
-    }
-    unknown = set(entry) - known
-    if unknown:
-        raise AdminError(f"seed client {entry.get('client_id')!r} has unknown keys: {', '.join(sorted(unknown))}")
-    public = bool(entry.get("public", False))
-    secret = entry.get("secret")
-    if not public and not secret:
-        raise AdminError(f"seed client {entry.get('client_id')!r} is confidential and needs a secret")
-    if secret:
-        check_chosen_secret(secret)
-    record = build_client(
-        client_id=str(entry.get("client_id", "")),
-        name=entry.get("name"),
-        redirect_uris=entry.get("redirect_uris", []),
-        public=public,
-        token_endpoint_auth_method=entry.get("token_endpoint_auth_method"),
-        post_logout_redirect_uris=entry.get("post_logout_redirect_uris", []),
-        frontchannel_logout_uri=entry.get("frontchannel_logout_uri"),
-        frontchannel_logout_session_required=bool(entry.get("frontchannel_logout_session_required", False)),
-        backchannel_logout_uri=entry.get("backchannel_logout_uri"),
-        backchannel_logout_session_required=bool(entry.get("backchannel_logout_session_required", False)),
-        id_token_signed_response_alg=entry.get("id_token_signed_response_alg"),
-    )
-    return record, secret
-
-
 async def apply_seed(db: Database, path: Path, *, now: datetime) -> tuple[int, int]:
     """Create or update the users and clients declared in a TOML file.  Running it twice changes
     nothing the second time.  Returns (users, clients) written."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise AdminError(f"cannot read seed file {str(path)!r}: {exc}") from exc
-    try:
-        declared_clients = [_client_from_seed(e) for e in data.get("clients", [])]
-    except RegistrationError as exc:
-        raise AdminError(f"seed file {str(path)!r}: {exc}") from exc
+        seed = read_seed(path)
+    except SeedError as exc:
+        raise AdminError(str(exc)) from exc
     written_users = written_clients = 0
     async with db.write() as conn:
-        for entry in data.get("users", []):
-            username, password = entry.get("username"), entry.get("password")
-            if not username or not password:
-                raise AdminError(f"seed file {str(path)!r}: every user needs a username and a password")
+        for user in seed.users:
+            username, password, email, name = user.username, user.password, user.email, user.name
             existing = await user_store.get_by_username(conn, username)
-            email, name = entry.get("email"), entry.get("name")
             if existing is None:
                 await user_store.add(
                     conn, username=username, password_hash=hash_password(password), email=email, name=name, now=now
@@ -160,7 +117,8 @@ async def apply_seed(db: Database, path: Path, *, now: datetime) -> tuple[int, i
                 )
                 await user_store.update_profile(conn, existing.id, password_hash=password_hash, email=email, name=name)
                 written_users += 1
-        for record, secret in declared_clients:
+        for declared in seed.clients:
+            record, secret = declared.record, declared.secret
             existing_client = await client_store.get(conn, record.client_id)
             secret_hash = None
             if secret:

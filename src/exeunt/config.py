@@ -115,8 +115,17 @@ def readable_file(name: str, raw: str) -> Path:
     return path
 
 
-def readable_files(name: str, raw: str) -> tuple[Path, ...]:
-    return tuple(readable_file(name, p.strip()) for p in raw.split(",") if p.strip())
+def signing_key_files(name: str, raw: str) -> tuple[Path, ...]:
+    """Readable PEM private keys exeunt can sign with: each file is loaded and checked now."""
+    from exeunt.tokens.keys import KeyFileError, load_key_file
+
+    paths = tuple(readable_file(name, p.strip()) for p in raw.split(",") if p.strip())
+    for path in paths:
+        try:
+            load_key_file(str(path))
+        except KeyFileError as exc:
+            raise ConfigError(f"{name} names {str(path)!r}, which {exc}.") from None
+    return paths
 
 
 def text_list(name: str, raw: str) -> tuple[str, ...]:
@@ -285,9 +294,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "EXEUNT_DB_POOL_TIMEOUT",
         "db_pool_timeout",
-        10.0,
-        seconds(0.1),
-        "Seconds to wait for a free database connection.",
+        5.0,
+        seconds(0.1, 60),
+        "Seconds to wait for a free database connection before answering 503.",
+    ),
+    Setting(
+        "EXEUNT_DB_STATEMENT_TIMEOUT",
+        "db_statement_timeout",
+        5.0,
+        seconds(0.1, 300),
+        "Seconds one SQL statement (or lock wait) may take before it is cancelled and the request answered 503.",
+    ),
+    Setting(
+        "EXEUNT_REQUEST_TIMEOUT",
+        "request_timeout",
+        15.0,
+        seconds(1, 300),
+        "Seconds a request may take in all before it is answered 503 (a backstop behind the database deadlines).",
     ),
     Setting(
         "EXEUNT_LOG_LEVEL",
@@ -330,7 +353,7 @@ SETTINGS: tuple[Setting, ...] = (
         "EXEUNT_SIGNING_KEY_FILES",
         "signing_key_files",
         (),
-        readable_files,
+        signing_key_files,
         "Comma-separated PEM private key files (RSA or P-256); the first signs. Replaces database keys.",
         "none (keys live in the database)",
     ),
@@ -367,6 +390,8 @@ class Config:
     seed_file: Path | None
     db_pool_size: int
     db_pool_timeout: float
+    db_statement_timeout: float
+    request_timeout: float
     log_level: str
     log_format: str
     trusted_proxies: tuple[str, ...]

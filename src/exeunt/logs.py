@@ -13,9 +13,30 @@ from datetime import UTC, datetime
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("exeunt_request_id", default=None)
 
 
+# Control characters (CR, LF, ESC ...) and the Unicode line separators in a logged value are written
+# as escapes, so a request path with an encoded CR/LF cannot forge a second log line.
+_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]} | {0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def escape_controls(value: str) -> str:
+    return value.translate(_ESCAPES)
+
+
+def _safe(arg: object) -> object:
+    return escape_controls(arg) if isinstance(arg, str) else arg
+
+
 class _RequestIdFilter(logging.Filter):
+    """Adds the request id, and escapes control characters in every value put into the message."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
+        if isinstance(record.args, tuple):
+            record.args = tuple(_safe(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: _safe(v) for k, v in record.args.items()}
+        if isinstance(record.msg, str) and not record.args:
+            record.msg = escape_controls(record.msg)
         return True
 
 

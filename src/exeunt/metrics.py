@@ -8,6 +8,9 @@ http_requests = Counter(
     "exeunt_http_requests_total", "HTTP requests by route and status", ["route", "method", "status"]
 )
 signins = Counter("exeunt_signins_total", "Password sign-ins by outcome", ["outcome"])
+throttled = Counter(
+    "exeunt_throttled_total", "Attempts refused because of earlier failed guesses", ["kind"]
+)  # kind: password, client_secret
 signouts = Counter("exeunt_signouts_total", "Sessions ended, by reason", ["reason"])
 deliveries = Counter("exeunt_backchannel_deliveries_total", "Back-channel delivery attempts by outcome", ["outcome"])
 delivery_seconds = Histogram(

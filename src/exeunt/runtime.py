@@ -31,7 +31,12 @@ class Runtime:
     @classmethod
     async def start(cls, config: Config, clock: Clock = SYSTEM) -> Runtime:
         """Open the database (already migrated), make sure a cookie key and a signing key exist."""
-        db = Database(config.database_url, pool_size=config.db_pool_size, pool_timeout=config.db_pool_timeout)
+        db = Database(
+            config.database_url,
+            pool_size=config.db_pool_size,
+            pool_timeout=config.db_pool_timeout,
+            statement_timeout=config.db_statement_timeout,
+        )
         now = clock.now()
         async with db.write() as conn:
             secret = config.secret_key or await secret_store.get_or_create(conn, "cookie_secret", new_token(48), now)

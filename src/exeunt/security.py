@@ -88,6 +88,7 @@ def csrf_token(key: str, purpose: str, binding: str) -> str:
 
 
 def check_csrf(key: str, purpose: str, binding: str, token: str | None) -> bool:
+    """Constant-time, on bytes: a token with non-ASCII characters is simply wrong, never an error."""
     if not token or not binding:
         return False
-    return hmac.compare_digest(csrf_token(key, purpose, binding), token)
+    return hmac.compare_digest(csrf_token(key, purpose, binding).encode(), token.encode("utf-8", "replace"))

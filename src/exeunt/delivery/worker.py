@@ -33,8 +33,9 @@ from exeunt.protocol.clients import ClientRecord
 from exeunt.runtime import Runtime
 from exeunt.security import new_token
 from exeunt.storage import clients as client_store
-from exeunt.storage import grants, heartbeats, outbox
+from exeunt.storage import grants, heartbeats, outbox, throttle
 from exeunt.storage.outbox import DeliveryRecord, Listener
+from exeunt.throttling import WINDOW
 from exeunt.tokens.logout_token import mint_logout_token
 
 log = logging.getLogger("exeunt.backchannel")
@@ -317,8 +318,9 @@ class DeliveryWorker:
         try:
             async with self.runtime.db.write() as conn:
                 removed = await grants.purge_expired(conn, self.clock.now() - timedelta(hours=1))
+                removed += await throttle.purge(conn, before=self.clock.now() - 2 * WINDOW)
             if removed:
-                log.info("housekeeping: %d expired codes and access tokens deleted", removed)
+                log.info("housekeeping: %d expired codes, access tokens and failure counters deleted", removed)
         except Exception:
             log.exception("housekeeping failed; trying again later")
 

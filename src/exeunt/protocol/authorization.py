@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from exeunt.protocol.clients import ClientLookup, ClientRecord
+from exeunt.protocol.identifiers import is_client_id
 from exeunt.protocol.numbers import parse_non_negative
 
 MAX_PARAM_LENGTH = 2048
-MAX_CLIENT_ID_LENGTH = 200
 MAX_AGE_LIMIT = 10 * 365 * 86400  # a max_age beyond ten years means "any sign-in"
 LONG_PARAMS = frozenset({"id_token_hint", "claims"})  # may exceed MAX_PARAM_LENGTH
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
@@ -81,7 +81,7 @@ async def identify_client(params: Mapping[str, str], lookup: ClientLookup) -> Cl
             "Sign-in request is incomplete",
             "The application did not say who it is (the client_id parameter is missing).",
         )
-    client = await lookup(client_id) if len(client_id) <= MAX_CLIENT_ID_LENGTH else None
+    client = await lookup(client_id) if is_client_id(client_id) else None
     if client is None:
         raise PageError("Unknown application", "The client_id is not one registered here.")
     return client

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 
-from exeunt.protocol.urls import origin_of
+from exeunt.protocol.urls import safe_origin, uri_problem
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,14 @@ class ClientRecord:
 
     @property
     def redirect_origins(self) -> frozenset[str]:
-        return frozenset(origin_of(u) for u in self.redirect_uris)
+        """Origins of the web redirect URIs (CORS, the session iframe's frame-ancestors).  A URI that is
+        not a well-formed web URI (a native app's scheme, a row registered before the rules) is skipped."""
+        return frozenset(o for o in map(safe_origin, self.redirect_uris) if o is not None)
+
+    @property
+    def odd_redirect_uris(self) -> list[str]:
+        """Redirect URIs that are neither well-formed web URIs nor a native app's private-use scheme."""
+        return [u for u in self.redirect_uris if uri_problem(u, native=True) is not None]
 
     def public_view(self) -> dict[str, object]:
         """Registration metadata without the secret hash (for `exeunt clients show`)."""

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from exeunt.protocol.clients import ClientLookup, ClientRecord
+from exeunt.protocol.identifiers import is_client_id
 from exeunt.protocol.urls import add_query
 from exeunt.tokens.id_token import HintClaims, HintInvalid, verify_id_token_hint
 from exeunt.tokens.keys import KeyRing
 
 MAX_STATE_LENGTH = 2048
 MAX_HINT_LENGTH = 16384
-MAX_CLIENT_ID_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ async def validate_logout_request(
             # RIL §2: when both are present the OP MUST verify that they match.
             return refused("client_id does not match the application the id_token_hint was issued to.")
         if client is None:
-            client = await lookup(client_id) if len(client_id) <= MAX_CLIENT_ID_LENGTH else None
+            client = await lookup(client_id) if is_client_id(client_id) else None
             if client is None:
                 return refused("client_id is not a registered application.")
     redirect = params.get("post_logout_redirect_uri")

@@ -6,35 +6,27 @@ has to guess later (FCL §2, BCL §2.2, RIL §3.1).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from urllib.parse import urlsplit
 
 from exeunt.protocol.clients import ClientRecord
-from exeunt.protocol.urls import is_loopback_host, origin_of
+from exeunt.protocol.identifiers import is_client_id
+from exeunt.protocol.urls import origin_of, uri_problem
 
 MIN_CLIENT_SECRET_LENGTH = 32
 
-CLIENT_ID = re.compile(r"^[\x21-\x7e]{1,200}$")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+MAX_URIS = 50
+MAX_NAME_LENGTH = 200
 
 
 class RegistrationError(ValueError):
     """A client's metadata breaks a rule; the message names the field."""
 
 
-def _absolute(field: str, uri: str, *, web_only: bool = False) -> None:
-    parts = urlsplit(uri)
-    if not parts.scheme or (parts.scheme in ("http", "https") and not parts.hostname):
-        raise RegistrationError(f"{field} must be an absolute URI (got {uri!r})")
-    if "#" in uri:
-        raise RegistrationError(f"{field} must not have a fragment (got {uri!r})")
-    if any(c.isspace() for c in uri):
-        raise RegistrationError(f"{field} must not contain spaces (got {uri!r})")
-    if web_only and parts.scheme not in ("http", "https"):
-        raise RegistrationError(f"{field} must be an http or https URI (got {uri!r})")
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname or ""):
-        raise RegistrationError(f"{field} must use https unless it is on a loopback host (got {uri!r})")
+def _check_uri(field: str, uri: str, *, native: bool = False) -> None:
+    problem = uri_problem(uri, native=native)
+    if problem is not None:
+        raise RegistrationError(f"{field} {problem} (got {uri[:200]!r})")
 
 
 def build_client(
@@ -52,18 +44,26 @@ def build_client(
     id_token_signed_response_alg: str | None = None,
     secret_hash: str | None = None,
 ) -> ClientRecord:
-    if not CLIENT_ID.match(client_id):
+    if not is_client_id(client_id):
         raise RegistrationError("client_id must be 1 to 200 printable ASCII characters without spaces")
+    if name is not None and (
+        not name.strip() or len(name) > MAX_NAME_LENGTH or any(ord(c) < 0x20 or ord(c) == 0x7F for c in name)
+    ):
+        raise RegistrationError(f"a client name is 1 to {MAX_NAME_LENGTH} characters without control characters")
     redirects = list(dict.fromkeys(redirect_uris))
     if not redirects:
         raise RegistrationError("a client needs at least one redirect URI (--redirect-uri)")
+    if len(redirects) > MAX_URIS:
+        raise RegistrationError(f"a client may register at most {MAX_URIS} redirect URIs")
     for uri in redirects:
-        _absolute("redirect_uri", uri)
+        _check_uri("redirect_uri", uri, native=True)
     post_logout = list(dict.fromkeys(post_logout_redirect_uris))
+    if len(post_logout) > MAX_URIS:
+        raise RegistrationError(f"a client may register at most {MAX_URIS} post_logout_redirect_uris")
     for uri in post_logout:
-        _absolute("post_logout_redirect_uri", uri)
+        _check_uri("post_logout_redirect_uri", uri, native=True)
     if frontchannel_logout_uri:
-        _absolute("frontchannel_logout_uri", frontchannel_logout_uri, web_only=True)
+        _check_uri("frontchannel_logout_uri", frontchannel_logout_uri)
         if origin_of(frontchannel_logout_uri) not in {origin_of(u) for u in redirects}:
             raise RegistrationError(
                 "frontchannel_logout_uri must have the scheme, host and port of one of the redirect URIs "
@@ -72,7 +72,7 @@ def build_client(
     elif frontchannel_logout_session_required:
         raise RegistrationError("frontchannel_logout_session_required needs a frontchannel_logout_uri")
     if backchannel_logout_uri:
-        _absolute("backchannel_logout_uri", backchannel_logout_uri, web_only=True)
+        _check_uri("backchannel_logout_uri", backchannel_logout_uri)
     elif backchannel_logout_session_required:
         raise RegistrationError("backchannel_logout_session_required needs a backchannel_logout_uri")
     method = "none" if public else (token_endpoint_auth_method or "client_secret_basic")

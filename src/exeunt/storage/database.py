@@ -12,28 +12,70 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 # What callers outside storage/ name: an open transaction to pass to the repository functions, and
 # the error a database raises.  Only storage/ imports SQLAlchemy.
 Connection = AsyncConnection
 DatabaseError = SQLAlchemyError
+_UNAVAILABLE = (OperationalError, InterfaceError, SATimeoutError, TimeoutError, OSError)
+# SQLSTATE classes of a database that cannot answer now (not of a bad statement): connection
+# exceptions (08), operator intervention: query cancelled, shutting down (57), insufficient
+# resources (53), lock not available (55P03).
+_UNAVAILABLE_SQLSTATES = ("08", "57", "53", "55P03")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True for errors of a database that cannot answer in time (unreachable, statement or lock
+    timeout, pool exhausted, connection lost): the web layer answers 503 and the request may be retried."""
+    if isinstance(exc, _UNAVAILABLE):
+        return True
+    if isinstance(exc, DBAPIError):
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(
+            getattr(exc.orig, "__cause__", None), "sqlstate", None
+        )
+        return isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+    return False
+
+
+CONNECT_TIMEOUT = 5.0
 
 
 class Database:
     """One engine per process.  ``write()`` takes SQLite's write lock up front (``BEGIN IMMEDIATE``),
-    so concurrent sign-ins queue on the busy timeout instead of failing with "database is locked"."""
+    so concurrent sign-ins queue on the busy timeout instead of failing with "database is locked".
 
-    def __init__(self, url: str, *, pool_size: int = 10, pool_timeout: float = 10.0) -> None:
+    Every wait has a deadline: a connection from the pool (``pool_timeout``), a new connection
+    (``CONNECT_TIMEOUT``), and every statement (``statement_timeout``: PostgreSQL's
+    ``statement_timeout`` and ``lock_timeout`` plus a client-side limit; SQLite's busy timeout).
+    None (migrations) means no statement limit.  Pooled PostgreSQL connections are pinged before use,
+    so one that died with its backend is replaced instead of failing a request."""
+
+    def __init__(
+        self, url: str, *, pool_size: int = 10, pool_timeout: float = 5.0, statement_timeout: float | None = 5.0
+    ) -> None:
         self.url = url
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
+        self.statement_timeout = statement_timeout
         kwargs: dict[str, Any] = {}
         if not self.is_sqlite:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=pool_timeout, pool_pre_ping=True)
+            connect_args: dict[str, Any] = {"timeout": CONNECT_TIMEOUT}
+            if statement_timeout is not None:
+                ms = str(int(statement_timeout * 1000))
+                connect_args["server_settings"] = {"statement_timeout": ms, "lock_timeout": ms}
+                connect_args["command_timeout"] = statement_timeout + 1.0
+            kwargs.update(
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_timeout=pool_timeout,
+                pool_pre_ping=True,
+                connect_args=connect_args,
+            )
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, busy_ms=int((statement_timeout or 15.0) * 1000))
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -53,7 +95,7 @@ class Database:
         await self.engine.dispose()
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, busy_ms: int) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
@@ -64,7 +106,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")

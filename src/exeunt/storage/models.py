@@ -214,6 +214,17 @@ class WorkerHeartbeat(Base):
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class ThrottleCounter(Base):
+    """Failed attempts per key (hashed account, address, client) and the lock they earned."""
+
+    __tablename__ = "throttle_counters"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 def table_of(model: type[Base]) -> Table:
     """The model's table, typed as a ``Table`` (``__table__`` is declared as a mere ``FromClause``)."""
     table = model.__table__

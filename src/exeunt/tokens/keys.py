@@ -55,14 +55,48 @@ def alg_of(key: PrivateKey) -> str:
     raise ValueError("only RSA and P-256 keys are supported")
 
 
+MIN_RSA_BITS = 2048
+
+
+class KeyFileError(ValueError):
+    """A PEM key file exeunt cannot sign with; the message names the problem and the fix."""
+
+
+def load_key_file(path: str) -> tuple[bytes, PrivateKey]:
+    """Read a PEM private key exeunt can sign with (RSA of 2048+ bits, or EC P-256), or say why not."""
+    try:
+        with open(path, "rb") as fh:
+            pem = fh.read()
+    except OSError as exc:
+        raise KeyFileError(f"cannot be read ({exc.strerror})") from exc
+    if b"-----BEGIN" not in pem:
+        raise KeyFileError("is not a PEM file; give a private key in PEM form (-----BEGIN PRIVATE KEY-----)")
+    if b"ENCRYPTED" in pem:
+        raise KeyFileError("is encrypted; store it unencrypted (openssl pkey -in KEY -out PLAIN) and protect the file")
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except TypeError as exc:
+        raise KeyFileError("is encrypted; store it unencrypted and protect the file instead") from exc
+    except ValueError as exc:
+        raise KeyFileError("is not a PEM private key (a certificate or public key will not do)") from exc
+    if isinstance(key, rsa.RSAPrivateKey):
+        if key.key_size < MIN_RSA_BITS:
+            raise KeyFileError(f"is a {key.key_size}-bit RSA key; use at least {MIN_RSA_BITS} bits")
+        return pem, key
+    if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
+        return pem, key
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        kind = f"an EC key on {key.curve.name}"
+    else:
+        kind = "an " + type(key).__name__.removesuffix("PrivateKey") + " key"
+    raise KeyFileError(f"is {kind}; exeunt signs with RSA (RS256) or EC P-256 (ES256) keys only")
+
+
 def records_from_pem_files(paths: list[str], now: datetime) -> list[KeyRecord]:
     """Keys given as PEM files: the first one signs, the others are published (and verify)."""
     records = []
     for index, path in enumerate(paths):
-        with open(path, "rb") as fh:
-            pem = fh.read()
-        key = serialization.load_pem_private_key(pem, password=None)
-        assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+        pem, key = load_key_file(path)
         epoch = datetime.fromtimestamp(0, now.tzinfo)
         records.append(
             KeyRecord(

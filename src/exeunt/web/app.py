@@ -22,6 +22,7 @@ from exeunt.delivery.policy import Outcome
 from exeunt.delivery.worker import DeliveryWorker
 from exeunt.paths import package_dir
 from exeunt.runtime import Runtime
+from exeunt.storage.database import is_unavailable
 from exeunt.web.endpoints import (
     authorize,
     check_session,
@@ -36,7 +37,7 @@ from exeunt.web.endpoints import (
 )
 from exeunt.web.endpoints.discovery import PATHS
 from exeunt.web.errors import NO_STORE, error_page
-from exeunt.web.middleware import AccessLog, Cors, SecurityHeaders
+from exeunt.web.middleware import AccessLog, Cors, Deadline, LastResort, SecurityHeaders
 from exeunt.web.provider import Provider
 
 log = logging.getLogger("exeunt")
@@ -137,6 +138,10 @@ def create_app(
             if runtime is None:
                 await rt.close()
 
+    def database_trouble() -> None:
+        provider: Provider = app.state.provider
+        provider.database_trouble_at = provider.runtime.clock.monotonic()
+
     async def cors_allowed(origin: str) -> bool:
         provider: Provider = app.state.provider
         return origin in await provider.redirect_origins()
@@ -153,6 +158,8 @@ def create_app(
                 client_paths={PATHS["token_endpoint"], PATHS["userinfo_endpoint"]},
                 allowed=cors_allowed,
             ),
+            Middleware(LastResort, api_paths=API_PATHS, unavailable=is_unavailable, on_unavailable=database_trouble),
+            Middleware(Deadline, seconds=config.request_timeout),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
     )

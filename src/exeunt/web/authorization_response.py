@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from exeunt.protocol.authorization import AuthRequest, RedirectError
-from exeunt.protocol.urls import origin_of
+from exeunt.protocol.urls import safe_origin
 from exeunt.security import new_token, sha256_hex
 from exeunt.storage import grants
 from exeunt.storage import sessions as session_store
@@ -23,7 +23,8 @@ ACTIVITY_GRANULARITY = timedelta(minutes=1)  # last_active_at is not rewritten m
 
 
 def error_redirect(provider: Provider, request: Request, err: RedirectError) -> Response:
-    browser_state = provider.cookies.read_browser_state(request)
+    browser_state = provider.cookies.read_browser_state(request) or ""
+    origin = safe_origin(err.redirect_uri) or ""
     return redirect_with(
         err.redirect_uri,
         {
@@ -32,7 +33,7 @@ def error_redirect(provider: Provider, request: Request, err: RedirectError) -> 
             "state": err.state,
             "iss": provider.config.issuer,  # RFC 9207
             # Session Management §2: SHOULD be in error responses too (fresh salt each time).
-            "session_state": session_state(err.client.client_id, origin_of(err.redirect_uri), browser_state or ""),
+            "session_state": session_state(err.client.client_id, origin, browser_state),
         },
     )
 
@@ -72,6 +73,6 @@ async def issue_code(
             "code": code,
             "state": req.state,
             "iss": provider.config.issuer,
-            "session_state": session_state(req.client.client_id, origin_of(req.redirect_uri), browser_state),
+            "session_state": session_state(req.client.client_id, safe_origin(req.redirect_uri) or "", browser_state),
         },
     )

@@ -43,6 +43,7 @@ def render_login(
     message: str | None = None,
     status: int = 200,
     client_name: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     binding = provider.cookies.read_login_binding(request) or new_token(16)
     response = provider.templates.TemplateResponse(
@@ -56,7 +57,7 @@ def render_login(
             "client_name": client_name,
         },
         status_code=status,
-        headers=NO_STORE,
+        headers={**NO_STORE, **(headers or {})},
     )
     provider.cookies.set_login_binding(response, binding)
     return response

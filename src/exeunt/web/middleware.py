@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -9,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from exeunt import metrics
@@ -134,3 +136,82 @@ class AccessLog:
             elapsed = (time.perf_counter() - started) * 1000
             log.info("%s %s %d %.1fms client=%s", scope["method"], scope["path"], status, elapsed, client)
             request_id.reset(token)
+
+
+class LastResort:
+    """An unexpected exception becomes a clean answer *inside* the other middleware, so it still gets
+    the security headers, the CORS headers and its ``X-Request-ID``, and is logged with that id.
+
+    A database that cannot answer in time (unreachable, timed out, overloaded) is 503 with
+    ``Retry-After`` and, on the API paths, the OAuth error ``temporarily_unavailable``; anything else
+    is 500 ``server_error``.  Neither shows internals."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        api_paths: set[str],
+        unavailable: Callable[[BaseException], bool],
+        on_unavailable: Callable[[], None],
+    ) -> None:
+        self.app = app
+        self.api_paths = api_paths
+        self.unavailable = unavailable
+        self.on_unavailable = on_unavailable
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:
+            if started:
+                raise
+            busy = self.unavailable(exc)
+            if busy:
+                self.on_unavailable()
+                log.warning("database unavailable on %s %s: %s", scope["method"], scope["path"], type(exc).__name__)
+            else:
+                log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            await self._answer(scope, busy)(scope, receive, send)
+
+    def _answer(self, scope: Scope, busy: bool) -> Response:
+        headers = {"Cache-Control": "no-store"}
+        if busy:
+            headers["Retry-After"] = "5"
+        status = 503 if busy else 500
+        if scope["path"] in self.api_paths:
+            error = "temporarily_unavailable" if busy else "server_error"
+            text = "the service is briefly unavailable; try again" if busy else "unexpected error"
+            return JSONResponse({"error": error, "error_description": text}, status_code=status, headers=headers)
+        text = (
+            "The sign-in service cannot reach its database right now. Please try again in a few seconds.\n"
+            if busy
+            else "Something went wrong at the sign-in service. Please try again.\n"
+        )
+        return PlainTextResponse(text, status_code=status, headers=headers)
+
+
+class Deadline:
+    """Every request finishes within ``seconds``: past that it is cancelled, and ``LastResort`` (around
+    it) answers 503.  A backstop: the database's own deadlines normally answer first."""
+
+    def __init__(self, app: ASGIApp, *, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        async with asyncio.timeout(self.seconds):
+            await self.app(scope, receive, send)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from starlette.requests import Request
@@ -10,6 +11,7 @@ from starlette.templating import Jinja2Templates
 from exeunt.config import Config
 from exeunt.paths import package_dir
 from exeunt.protocol.clients import ClientRecord
+from exeunt.protocol.identifiers import is_client_id
 from exeunt.protocol.urls import origin_of
 from exeunt.runtime import Runtime
 from exeunt.security import check_csrf, csrf_token
@@ -19,6 +21,7 @@ from exeunt.storage.database import Connection, Database
 from exeunt.storage.sessions import SessionRecord
 from exeunt.web.cookies import Cookies
 
+log = logging.getLogger("exeunt.clients")
 CORS_ORIGINS_TTL = 10.0
 CLIENT_CACHE_TTL = 5.0  # seconds a process may use a client registration before reading it again
 
@@ -34,6 +37,7 @@ class Provider:
         self._clients: dict[str, tuple[float, ClientRecord | None]] = {}
         self._cors_origins: frozenset[str] = frozenset()
         self._cors_loaded = float("-inf")
+        self.database_trouble_at = float("-inf")  # when a request last found the database unavailable
 
     @staticmethod
     def of(request: Request) -> Provider:
@@ -54,7 +58,7 @@ class Provider:
     async def client(self, conn: Connection, client_id: str) -> ClientRecord | None:
         """A client registration, cached for ``CLIENT_CACHE_TTL`` seconds on the hot sign-in path
         (an operator's change reaches every process within that time)."""
-        if not 0 < len(client_id) <= 200:
+        if not is_client_id(client_id):
             return None
         now = self.runtime.clock.monotonic()
         cached = self._clients.get(client_id)
@@ -83,6 +87,10 @@ class Provider:
         """Origins of every registered redirect URI (for CORS), cached briefly."""
         if self.runtime.clock.monotonic() - self._cors_loaded > CORS_ORIGINS_TTL:
             async with self.db.read() as conn:
-                self._cors_origins = frozenset(o for c in await client_store.list_all(conn) for o in c.redirect_origins)
+                clients = await client_store.list_all(conn)
+            for client in clients:
+                for uri in client.odd_redirect_uris:  # registered before the rules: skipped, never fatal
+                    log.warning("client %s has a redirect URI that is not valid; skipped: %r", client.client_id, uri)
+            self._cors_origins = frozenset(o for c in clients for o in c.redirect_origins)
             self._cors_loaded = self.runtime.clock.monotonic()
         return self._cors_origins

@@ -5,7 +5,6 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from exeunt.storage import clients as client_store
 from exeunt.web.provider import Provider
 
 
@@ -27,7 +26,7 @@ async def client_origins(request: Request) -> Response:
     provider = Provider.of(request)
     client_id = request.query_params.get("client_id", "")
     async with provider.db.read() as conn:
-        client = await client_store.get(conn, client_id) if 0 < len(client_id) <= 200 else None
+        client = await provider.client(conn, client_id)
     if client is None:
         return JSONResponse({"origins": []}, status_code=404, headers={"Cache-Control": "no-store"})
     return JSONResponse({"origins": sorted(client.redirect_origins)}, headers={"Cache-Control": "max-age=60"})

@@ -18,8 +18,9 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from exeunt.protocol.identifiers import is_random_id
 from exeunt.protocol.logout import LogoutRequest, refused, validate_logout_request
-from exeunt.protocol.urls import origin_of
+from exeunt.protocol.urls import safe_origin
 from exeunt.signout import EndReason, sign_out
 from exeunt.storage import sessions as session_store
 from exeunt.storage import signouts as signout_store
@@ -30,7 +31,6 @@ from exeunt.web.params import BadParameters, read_params
 from exeunt.web.provider import Provider
 
 PENDING_MAX_AGE = 3600
-MAX_SIGNOUT_ID_LENGTH = 64
 
 
 def _serializer(provider: Provider) -> URLSafeTimedSerializer:
@@ -182,7 +182,7 @@ async def logged_out(request: Request) -> Response:
     provider = Provider.of(request)
     signout_id = request.path_params["signout_id"]
     async with provider.db.read() as conn:
-        signout = await signout_store.get(conn, signout_id) if len(signout_id) <= MAX_SIGNOUT_ID_LENGTH else None
+        signout = await signout_store.get(conn, signout_id) if is_random_id(signout_id) else None
     if signout is None or provider.now() >= signout.expires_at:
         return _nothing_to_sign_out(provider, request, LogoutRequest())
     frames = [
@@ -195,7 +195,9 @@ async def logged_out(request: Request) -> Response:
     target = LogoutRequest(
         post_logout_redirect_uri=signout.post_logout_redirect_uri, state=signout.state
     ).redirect_target()
-    frame_origins = sorted({origin_of(p.frontchannel_url) for p in signout.participants if p.frontchannel_url})
+    frame_origins = sorted(
+        {o for p in signout.participants if p.frontchannel_url and (o := safe_origin(p.frontchannel_url))}
+    )
     csp = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; base-uri 'none'; "
         "object-src 'none'; frame-ancestors 'none'; "

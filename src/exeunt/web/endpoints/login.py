@@ -14,9 +14,12 @@ from exeunt.protocol.authorization import PageError, RedirectError, validate
 from exeunt.security import dummy_password_hash, new_token, verify_password
 from exeunt.signout import EndReason, sign_out
 from exeunt.storage import sessions as session_store
+from exeunt.storage import throttle as throttle_store
 from exeunt.storage import users as user_store
+from exeunt.throttling import ADDRESS, sign_in_keys
 from exeunt.web.authorization_response import error_redirect, issue_code
 from exeunt.web.errors import NO_STORE, error_page
+from exeunt.web.guessing import address_of, count_failure, locked_for, wait_message
 from exeunt.web.login_form import load_pending, render_login
 from exeunt.web.own_forms import read_own_form
 from exeunt.web.provider import Provider
@@ -79,13 +82,29 @@ async def login_submit(request: Request) -> Response:
         return render_login(
             provider, request, params=pending, status=401, client_name=client_name, message=BAD_CREDENTIALS
         )
+    guesses = sign_in_keys(username, address_of(request))
     async with provider.db.read() as conn:
-        user = await user_store.get_by_username(conn, username)
+        wait = await locked_for(provider, conn, guesses, "password")
+        user = await user_store.get_by_username(conn, username) if not wait else None
+    if wait:
+        # Refused before the password is looked at, so guessing on gains nothing.
+        log.info("sign-in refused: too many failures (%d s left)", wait)
+        return render_login(
+            provider,
+            request,
+            params=pending,
+            username=username,
+            status=429,
+            client_name=client_name,
+            message=wait_message(wait),
+            headers={"Retry-After": str(wait)},
+        )
     stored = user.password_hash if user else dummy_password_hash()
     ok = await asyncio.to_thread(verify_password, password, stored)
     if user is None or not ok:
         log.info("sign-in failed")
         metrics.signins.labels("failure").inc()
+        await count_failure(provider, guesses)
         return render_login(
             provider,
             request,
@@ -103,6 +122,7 @@ async def login_submit(request: Request) -> Response:
     now = provider.now()
     browser_state = new_token(16)  # Session Management: the state changes on every sign-in
     async with provider.db.write() as conn:
+        await throttle_store.clear(conn, [key for key, limit in guesses if limit is not ADDRESS])
         session = await session_store.create(
             conn, user_id=user.id, sub=user.sub, now=now, lifetime=provider.config.session_lifetime
         )

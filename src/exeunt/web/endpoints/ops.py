@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from datetime import timedelta
 
@@ -16,6 +17,8 @@ from exeunt.web.errors import NO_STORE
 from exeunt.web.provider import Provider
 
 WORKER_FRESH = 30.0  # seconds
+TROUBLE_MEMORY = 30.0  # seconds a request that found the database unavailable keeps /readyz at 503
+PROBE_DEADLINE = 3.0
 
 
 async def healthz(request: Request) -> Response:
@@ -28,25 +31,35 @@ async def readyz(request: Request) -> Response:
     provider = Provider.of(request)
     checks: dict[str, str] = {}
     try:
-        revision = await current_revision(provider.db)
-        checks["database"] = "ok"
-        checks["migrations"] = "ok" if revision == head_revision() else f"at {revision}, need {head_revision()}"
-        worker = request.app.state.worker
-        if worker is not None:
-            age = worker.clock.monotonic() - worker.heartbeat
-            checks["worker"] = "ok" if age < WORKER_FRESH else f"in-process worker silent for {age:.0f} s"
-        else:
-            async with provider.db.read() as conn:
-                alive = await heartbeats.alive(conn, since=provider.now() - timedelta(seconds=WORKER_FRESH))
-            checks["worker"] = "ok" if alive else "no `exeunt worker` seen in the last 30 s"
+        async with asyncio.timeout(PROBE_DEADLINE):
+            await _probe(request, provider, checks)
+    except TimeoutError:
+        checks["database"] = f"no answer within {PROBE_DEADLINE:g} s"
     except Exception as exc:  # the point of this endpoint is to say so, not to fail
         checks["database"] = f"unreachable: {type(exc).__name__}"
+    since = provider.runtime.clock.monotonic() - provider.database_trouble_at
+    if since < TROUBLE_MEMORY and checks.get("database") == "ok":
+        checks["database"] = f"requests found it unavailable (statement or pool timeouts) {since:.0f} s ago"
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks},
         status_code=200 if ready else 503,
         headers=NO_STORE,
     )
+
+
+async def _probe(request: Request, provider: Provider, checks: dict[str, str]) -> None:
+    revision = await current_revision(provider.db)
+    checks["database"] = "ok"
+    checks["migrations"] = "ok" if revision == head_revision() else f"at {revision}, need {head_revision()}"
+    worker = request.app.state.worker
+    if worker is not None:
+        age = worker.clock.monotonic() - worker.heartbeat
+        checks["worker"] = "ok" if age < WORKER_FRESH else f"in-process worker silent for {age:.0f} s"
+    else:
+        async with provider.db.read() as conn:
+            alive = await heartbeats.alive(conn, since=provider.now() - timedelta(seconds=WORKER_FRESH))
+        checks["worker"] = "ok" if alive else "no `exeunt worker` seen in the last 30 s"
 
 
 async def metrics_endpoint(request: Request) -> Response:

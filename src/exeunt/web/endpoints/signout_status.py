@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from exeunt.protocol.identifiers import is_random_id
 from exeunt.storage import outbox
 from exeunt.storage import signouts as signout_store
 from exeunt.web.errors import NO_STORE
@@ -19,7 +20,7 @@ async def signout_status(request: Request) -> Response:
     provider = Provider.of(request)
     signout_id = request.path_params["signout_id"]
     async with provider.db.read() as conn:
-        signout = await signout_store.get(conn, signout_id) if len(signout_id) <= 64 else None
+        signout = await signout_store.get(conn, signout_id) if is_random_id(signout_id) else None
         if signout is None or provider.now() >= signout.expires_at:
             return JSONResponse({"error": "not_found"}, status_code=404, headers=NO_STORE)
         deliveries = await outbox.of_signout(conn, signout_id)

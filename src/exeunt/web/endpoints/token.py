@@ -17,8 +17,10 @@ from exeunt.security import b64url, new_token, sha256_hex, verify_client_secret
 from exeunt.storage import grants
 from exeunt.storage import sessions as session_store
 from exeunt.storage.database import Connection
+from exeunt.throttling import client_keys
 from exeunt.tokens.id_token import mint_id_token
 from exeunt.web.errors import NO_STORE, OAuthError, invalid_client, invalid_grant, invalid_request
+from exeunt.web.guessing import Keys, address_of, count_failure, locked_for
 from exeunt.web.params import BadParameters, read_params
 from exeunt.web.provider import Provider
 
@@ -58,9 +60,29 @@ async def authenticate_client(
         raise invalid_client("unknown client or wrong credentials")
     if client.token_endpoint_auth_method != method:
         raise invalid_client(f"this client authenticates with {client.token_endpoint_auth_method}")
-    if method != "none" and not verify_client_secret(secret, client.secret_hash):
-        raise invalid_client("unknown client or wrong credentials")
+    if method == "none":
+        return client
+    guesses = client_keys(client.client_id, address_of(request))
+    wait = await locked_for(provider, conn, guesses, "client_secret")
+    if wait:  # refused before the secret is looked at, so guessing on gains nothing
+        raise OAuthError(
+            "invalid_client",
+            f"too many failed attempts for this client; retry in {wait} s",
+            429,
+            {"Retry-After": str(wait)},
+        )
+    if not verify_client_secret(secret, client.secret_hash):
+        raise WrongSecret(guesses)
     return client
+
+
+class WrongSecret(OAuthError):
+    """A wrong client secret: answered ``invalid_client`` and counted as a guess (after the rollback)."""
+
+    def __init__(self, guesses: Keys) -> None:
+        error = invalid_client("unknown client or wrong credentials")
+        super().__init__(error.error, error.description, error.status, error.headers)
+        self.guesses = guesses
 
 
 def _pkce_ok(verifier: str, challenge: str) -> bool:
@@ -88,6 +110,9 @@ async def token(request: Request) -> Response:
         return await _exchange(provider, request, params, code, verifier)
     except BadParameters as exc:
         return OAuthError("invalid_request", exc.description, exc.status).json()
+    except WrongSecret as exc:
+        await count_failure(provider, exc.guesses)
+        return exc.json()
     except OAuthError as exc:
         return exc.json()
 
