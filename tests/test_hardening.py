@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,12 +13,23 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from exeunt.protocol.clients import ClientRecord
 from exeunt.storage import clients as client_store
+from exeunt.storage import outbox
+from exeunt.storage.outbox import DeliveryRecord
+from exeunt.web.middleware import AccessLog, LastResort, SecurityHeaders
 from tests.support.databases import PG_ADMIN_DSN, PostgresTemplate
-from tests.support.flows import Browser, Rp, exchange
+from tests.support.flows import Browser, Rp, exchange, hidden_fields, sign_out
 from tests.support.idp import Idp
+from tests.support.process import ExeuntProcess
+from tests.support.servers import ServerThread, free_port
+from tests.support.waiting import wait_until
 
 GOOD = "http://localhost:5173/cb"
 
@@ -193,3 +206,170 @@ def test_client_secret_guessing_is_locked_out(idp: Idp) -> None:
         assert exchange(idp, notes, browser.sign_in(notes)).status_code == 200
     finally:
         browser.close()
+
+
+# -- D8: a forged Host never becomes a redirect elsewhere --------------------------------------------
+@pytest.mark.parametrize("path", ["/logout/", "/authorize/?client_id=x", "/login", "/"])
+def test_a_forged_host_gets_400_and_no_redirect(idp_sqlite: Idp, path: str) -> None:
+    forged = httpx.get(idp_sqlite.url(path), headers={"Host": "evil.example"})
+    assert forged.status_code == 400 and "location" not in forged.headers
+    assert forged.headers["x-request-id"] and forged.headers["x-frame-options"] == "DENY"
+    assert httpx.get(idp_sqlite.url("/healthz"), headers={"Host": "10.0.0.7:8000"}).status_code == 200  # probes
+
+
+@pytest.mark.parametrize("idp_settings", [{"EXEUNT_ALLOWED_HOSTS": "id.internal"}])
+def test_a_configured_alias_is_answered(idp_sqlite: Idp) -> None:
+    slash = httpx.get(idp_sqlite.url("/logout/"), headers={"Host": "id.internal"})
+    assert slash.status_code in (307, 308) and slash.headers["location"].startswith("http://id.internal")
+
+
+# -- D9: a private address is refused before any packet is sent to it ---------------------------------
+@pytest.mark.parametrize("idp_settings", [{"EXEUNT_BACKCHANNEL_ALLOW_PRIVATE": "false"}])
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]"])
+def test_a_refused_address_never_sees_a_tcp_handshake(idp_sqlite: Idp, host: str) -> None:
+    idp = idp_sqlite
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # the kernel would complete handshakes into this backlog without accept()
+    try:
+        idp.add_user("alice")
+        uri = f"http://{host}:{listener.getsockname()[1]}/bc"
+        notes = Rp("notes", GOOD, idp.add_client("notes", [GOOD], backchannel_logout_uri=uri))
+        browser = Browser(idp)
+        assert exchange(idp, notes, browser.sign_in(notes)).status_code == 200
+        sign_out(browser)
+        browser.close()
+
+        def given_up() -> DeliveryRecord | None:
+            rows = idp.call(_deliveries(idp))
+            return rows[0] if rows and rows[0].state == "given_up" else None
+
+        row = wait_until(given_up, what="the delivery to be given up")
+        assert "loopback or private" in (row.last_error or "") and row.attempts == 1
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nothing connected, not even half-way
+    finally:
+        listener.close()
+
+
+async def _deliveries(idp: Idp) -> list[DeliveryRecord]:
+    async with idp.provider.db.read() as conn:
+        return await outbox.list_deliveries(conn)
+
+
+# -- D10: connections that never finish their headers are closed -------------------------------------
+def test_half_open_connections_are_closed_after_the_header_deadline(tmp_path: Path) -> None:
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    env = {"EXEUNT_ISSUER": issuer, "EXEUNT_HTTP_HEADER_TIMEOUT": "1"}
+    server = ExeuntProcess(["serve", "--port", str(port)], env, tmp_path, tmp_path / "serve.log").wait_healthy(issuer)
+    sockets: list[socket.socket] = []
+    try:
+        for i in range(50):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            if i % 2:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")  # never finished
+            sockets.append(s)
+        opened = time.monotonic()
+
+        def closed_by_server(s: socket.socket) -> bool:
+            s.setblocking(False)
+            try:
+                return s.recv(1) == b""
+            except BlockingIOError:
+                return False
+            except ConnectionResetError:
+                return True
+
+        wait_until(lambda: all(closed_by_server(s) for s in sockets), timeout=15, interval=0.1, what="closes")
+        assert time.monotonic() - opened < 10
+        assert httpx.get(issuer + "/healthz").status_code == 200  # and the server still serves
+    finally:
+        for s in sockets:
+            s.close()
+        assert server.terminate() == 0
+
+
+# -- D11: a request cannot write a line of its own into the log --------------------------------------
+def test_control_characters_in_a_request_are_escaped_in_the_log(tmp_path: Path) -> None:
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    server = ExeuntProcess(["serve", "--port", str(port)], {"EXEUNT_ISSUER": issuer}, tmp_path, tmp_path / "s.log")
+    server.wait_healthy(issuer)
+    try:
+        forged = "/x%0d%0a2026-12-01 00:00:00,000 INFO exeunt.http FORGED%1b[31m"
+        assert httpx.get(issuer + forged).status_code == 404
+    finally:
+        assert server.terminate() == 0
+    lines = server.output().splitlines()
+    assert not any("FORGED" in line and "GET /x" not in line for line in lines), lines
+    assert any("GET /x\\x0d\\x0a2026" in line and "\\x1b[31m" in line for line in lines)
+
+
+# -- B3/B4: values that cannot exist are refused before any query; odd text never reaches a 500 -------
+def test_nul_and_odd_identifiers_are_refused_at_the_edge(idp: Idp) -> None:
+    idp.add_client("notes", [GOOD])
+    assert httpx.get(idp.url("/logout/status/%00")).status_code == 404
+    assert httpx.get(idp.url("/logout/done/%00")).status_code == 200  # "nothing to sign out"
+    assert httpx.get(idp.url("/session/check/origins"), params={"client_id": "\x00"}).status_code == 404
+    basic = base64.b64encode(b"notes%00:secret").decode()
+    token = httpx.post(
+        idp.url("/token"),
+        data={"grant_type": "authorization_code", "code": "x"},
+        headers={"Authorization": f"Basic {basic}"},
+    )
+    assert token.status_code == 401 and token.json()["error"] == "invalid_client"
+    raw = base64.b64encode(b"no\x00tes:secret").decode()
+    token = httpx.post(
+        idp.url("/token"),
+        data={"grant_type": "authorization_code", "code": "x"},
+        headers={"Authorization": f"Basic {raw}"},
+    )
+    assert token.status_code == 401
+
+
+def test_non_ascii_csrf_values_are_just_wrong(idp_sqlite: Idp) -> None:
+    idp = idp_sqlite
+    idp.add_user("alice")
+    notes = Rp("notes", GOOD, idp.add_client("notes", [GOOD]))
+    browser = Browser(idp)
+    try:
+        page = browser.authorize(notes, state="s")
+        fields = {**hidden_fields(page.text), "csrf": "é²", "username": "alice", "password": "x" * 10}
+        login = browser.http.post(idp.url("/login"), data=fields, headers={"Origin": idp.issuer})
+        assert login.status_code == 400 and "expired" in login.text
+        browser.sign_in(notes)
+        confirm = browser.http.post(
+            idp.url("/logout/confirm"),
+            data={**hidden_fields(browser.http.get(idp.url("/logout")).text), "csrf": "é²"},
+            headers={"Origin": idp.issuer},
+        )
+        assert confirm.status_code == 400 and "does not belong" in confirm.text
+        max_age = browser.authorize(notes, state="s", max_age="86400000000000")  # signed in: compared with auth_time
+        assert max_age.status_code == 303 and "code=" in max_age.headers["location"]
+        unicode_digit = browser.authorize(notes, state="s", max_age="²")
+        assert "error=invalid_request" in unicode_digit.headers["location"]
+    finally:
+        browser.close()
+
+
+def test_an_unexpected_error_still_carries_the_security_headers_and_request_id() -> None:
+    async def boom(request: Request) -> Response:
+        raise RuntimeError("a bug")
+
+    app = Starlette(
+        routes=[Route("/boom", boom), Route("/token", boom)],
+        middleware=[
+            Middleware(AccessLog),
+            Middleware(SecurityHeaders),
+            Middleware(LastResort, api_paths={"/token"}, unavailable=lambda exc: False, on_unavailable=lambda: None),
+        ],
+    )
+    with ServerThread(app) as server:
+        page = httpx.get(server.base_url + "/boom", headers={"X-Request-ID": "req-1"})
+        api = httpx.get(server.base_url + "/token")
+    assert page.status_code == 500 and "Something went wrong" in page.text and "a bug" not in page.text
+    assert page.headers["x-request-id"] == "req-1" and page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert api.status_code == 500 and api.json()["error"] == "server_error" and api.headers["x-request-id"]

@@ -146,10 +146,14 @@ def test_behind_a_tls_proxy_cookies_are_secure_and_urls_https(tmp_path: Path) ->
     server = ExeuntProcess(["serve", "--port", str(port)], env, tmp_path, tmp_path / "serve.log")
     try:
         server.wait_healthy(local)
-        meta = httpx.get(local + "/.well-known/openid-configuration").json()
+        host = {"Host": "login.example.test"}  # the proxy passes the public host on
+        meta = httpx.get(local + "/.well-known/openid-configuration", headers=host).json()
         assert all(meta[k].startswith("https://login.example.test/") for k in meta if k.endswith("_endpoint"))
-        login = httpx.get(local + "/login", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"})
+        proxied = {**host, "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+        login = httpx.get(local + "/login", headers=proxied)
         assert "Secure" in login.headers["set-cookie"]
+        forged = httpx.get(local + "/logout/", headers={**proxied, "Host": "evil.example"})
+        assert forged.status_code == 400 and "location" not in forged.headers
     finally:
         assert server.terminate() == 0
     assert "GET /login 200" in server.output() and "client=203.0.113.9" in server.output()

@@ -67,7 +67,7 @@ def _read_secret(prompt: str, from_stdin: bool) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from exeunt.serving import Server
+    from exeunt.serving import Server, guarded_protocol
     from exeunt.web.app import create_app
 
     config = _config(args)
@@ -96,6 +96,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 forwarded_allow_ips=list(config.trusted_proxies) or None,
                 timeout_graceful_shutdown=10,
                 lifespan="on",
+                # Slow or idle connections cannot pile up: a deadline for headers, a short keep-alive,
+                # and a cap on connections (beyond it uvicorn answers 503).
+                http=guarded_protocol(config.http_header_timeout),
+                timeout_keep_alive=5,
+                limit_concurrency=config.http_max_connections,
             )
         )
         loop = asyncio.get_running_loop()

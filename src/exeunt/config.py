@@ -313,6 +313,20 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds a request may take in all before it is answered 503 (a backstop behind the database deadlines).",
     ),
     Setting(
+        "EXEUNT_HTTP_HEADER_TIMEOUT",
+        "http_header_timeout",
+        10.0,
+        seconds(0.5, 300),
+        "Seconds a client may take to send a request's line and headers before the connection is closed.",
+    ),
+    Setting(
+        "EXEUNT_HTTP_MAX_CONNECTIONS",
+        "http_max_connections",
+        1000,
+        whole(10, 100_000),
+        "Connections (and requests in progress) one process serves at once; beyond it new ones get 503.",
+    ),
+    Setting(
         "EXEUNT_LOG_LEVEL",
         "log_level",
         "info",
@@ -332,6 +346,14 @@ SETTINGS: tuple[Setting, ...] = (
         (),
         text_list,
         "Comma-separated addresses of TLS-terminating proxies whose X-Forwarded-Proto/For are trusted, or * for any.",
+        "none",
+    ),
+    Setting(
+        "EXEUNT_ALLOWED_HOSTS",
+        "allowed_hosts",
+        (),
+        text_list,
+        "Comma-separated extra host names requests may carry in Host (the issuer's is always allowed); others get 400.",
         "none",
     ),
     Setting(
@@ -392,9 +414,12 @@ class Config:
     db_pool_timeout: float
     db_statement_timeout: float
     request_timeout: float
+    http_header_timeout: float
+    http_max_connections: int
     log_level: str
     log_format: str
     trusted_proxies: tuple[str, ...]
+    allowed_hosts: tuple[str, ...]
     metrics_token: str | None
     key_rotation_delay: int
     signing_key_files: tuple[Path, ...]

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -37,7 +38,7 @@ from exeunt.web.endpoints import (
 )
 from exeunt.web.endpoints.discovery import PATHS
 from exeunt.web.errors import NO_STORE, error_page
-from exeunt.web.middleware import AccessLog, Cors, Deadline, LastResort, SecurityHeaders
+from exeunt.web.middleware import AccessLog, Cors, Deadline, LastResort, SecurityHeaders, TrustedHost, host_name
 from exeunt.web.provider import Provider
 
 log = logging.getLogger("exeunt")
@@ -48,6 +49,13 @@ API_PATHS = {
     PATHS["jwks_uri"],
     "/.well-known/openid-configuration",
 }
+
+
+OPS_PATHS = ("/healthz", "/readyz", "/metrics")
+
+
+def allowed_hosts(config: Config) -> frozenset[str]:
+    return frozenset({host_name(urlsplit(config.issuer).netloc), *(host_name(h) for h in config.allowed_hosts)})
 
 
 def routes() -> list[Route | Mount]:
@@ -152,6 +160,7 @@ def create_app(
         middleware=[
             Middleware(AccessLog),
             Middleware(SecurityHeaders),
+            Middleware(TrustedHost, hosts=allowed_hosts(config), exempt_paths=frozenset(OPS_PATHS)),
             Middleware(
                 Cors,
                 public_paths={"/.well-known/openid-configuration", PATHS["jwks_uri"]},

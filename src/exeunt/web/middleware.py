@@ -215,3 +215,36 @@ class Deadline:
             return
         async with asyncio.timeout(self.seconds):
             await self.app(scope, receive, send)
+
+
+class TrustedHost:
+    """Requests must name the issuer's host (or a configured alias) in ``Host``: every URL exeunt
+    builds comes from the issuer, and a forged ``Host`` gets a 400 instead of a redirect elsewhere.
+    Health and metrics paths answer any host (probes use the container's address)."""
+
+    def __init__(self, app: ASGIApp, *, hosts: frozenset[str], exempt_paths: frozenset[str]) -> None:
+        self.app = app
+        self.hosts = hosts
+        self.exempt_paths = exempt_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt_paths:
+            await self.app(scope, receive, send)
+            return
+        if host_name(Headers(scope=scope).get("host", "")) not in self.hosts:
+            response = PlainTextResponse(
+                "This server does not answer for that host name.\n",
+                status_code=400,
+                headers={"Cache-Control": "no-store"},
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def host_name(host: str) -> str:
+    """The name in a Host header, lowercased, without its port (``[::1]:8000`` → ``[::1]``)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0] if ":" in host else host
