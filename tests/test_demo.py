@@ -91,7 +91,8 @@ def test_one_sign_out_reaches_all_three_demo_apps(
     look.route(
         re.compile(re.escape(urls["notes"]) + r"/\?state=.*"), lambda route: route.fulfill(status=204)
     )  # 204: the browser stays put
-    look.goto(done.value.url, wait_until="domcontentloaded")
+    # "commit", not "domcontentloaded": the page may start its own (blocked) redirect before that event.
+    look.goto(done.value.url, wait_until="commit")
     expect(look.locator("li", has_text="Notes").locator("[data-status]")).to_have_text("signed out")
     expect(look.locator("li", has_text="Billing").locator("[data-status]")).to_have_text("signed out")
     look.screenshot(path=str(artifacts / "demo-logged-out.png"))

@@ -363,7 +363,12 @@ def test_an_unexpected_error_still_carries_the_security_headers_and_request_id()
         middleware=[
             Middleware(AccessLog),
             Middleware(SecurityHeaders),
-            Middleware(LastResort, api_paths={"/token"}, unavailable=lambda exc: False, on_unavailable=lambda: None),
+            Middleware(
+                LastResort,
+                is_api=lambda path: path == "/token",
+                unavailable=lambda exc: False,
+                on_unavailable=lambda: None,
+            ),
         ],
     )
     with ServerThread(app) as server:

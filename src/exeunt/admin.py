@@ -6,23 +6,30 @@ the rules (what may be retired, what may be re-queued) live here, the CLI only p
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from exeunt.config import Config
+from exeunt.lifecycle import EndReason, device_summary
 from exeunt.protocol.clients import ClientRecord
+from exeunt.protocol.identifiers import is_random_id
 from exeunt.protocol.registration import check_chosen_secret
+from exeunt.runtime import Runtime
 from exeunt.security import hash_client_secret, hash_password, new_token, verify_client_secret, verify_password
 from exeunt.seed_file import SeedError, check_user_fields, read_seed
+from exeunt.signout import EndedSession, sign_out_many, sign_out_user
 from exeunt.storage import clients as client_store
 from exeunt.storage import heartbeats, outbox
 from exeunt.storage import keys as key_store
+from exeunt.storage import sessions as session_store
 from exeunt.storage import users as user_store
-from exeunt.storage.database import Database, DatabaseError
+from exeunt.storage.database import Connection, Database, DatabaseError
 from exeunt.storage.keys import KeyRecord
 from exeunt.storage.migrations import current_revision, head_revision, upgrade
 from exeunt.storage.outbox import DeliveryRecord
+from exeunt.storage.sessions import SessionRecord
 from exeunt.storage.users import UserRecord
 from exeunt.tokens.keys import KeyRing, new_key_record
 
@@ -245,3 +252,133 @@ async def retire_key(db: Database, config: Config, kid: str, *, force: bool, now
                 f"no key would sign {target.alg} tokens after this; run `exeunt keys rotate` first (or use --force)"
             )
         await key_store.retire(conn, kid, now)
+
+
+# -- sessions -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SessionView:
+    """A session as operators and the person see it."""
+
+    session: SessionRecord
+    username: str
+    device: str
+    applications: list[str]
+    state: str  # live, or the reason it ended (or "overdue": past a deadline, the sweeper will end it)
+
+
+@dataclass(frozen=True)
+class Ended:
+    """What ending sessions did: how many ended and how many notifications were queued."""
+
+    sessions: list[EndedSession]
+
+    @property
+    def notifications(self) -> int:
+        return sum(e.notifications for e in self.sessions)
+
+
+async def _views(conn: Connection, sessions: list[SessionRecord], now: datetime, idle: int | None) -> list[SessionView]:
+    views = []
+    names: dict[int, str] = {}
+    for s in sessions:
+        if s.user_id not in names:
+            user = await user_store.get(conn, s.user_id)
+            names[s.user_id] = user.username if user else "(removed)"
+        if s.ended_at is not None:
+            state = s.ended_reason or "ended"
+        else:
+            state = "overdue" if s.overdue(now, idle) else "live"
+        apps = [c.name for c in await session_store.participants(conn, s.sid)]
+        views.append(SessionView(s, names[s.user_id], device_summary(s.user_agent), apps, state))
+    return views
+
+
+async def list_sessions(
+    db: Database,
+    config: Config,
+    *,
+    now: datetime,
+    username: str | None = None,
+    client_id: str | None = None,
+    include_ended: bool = False,
+    limit: int = 1000,
+) -> list[SessionView]:
+    async with db.read() as conn:
+        user_id = (await _user(conn, username)).id if username else None
+        sessions = await session_store.listing(
+            conn, live_at=None if include_ended else now, user_id=user_id, client_id=client_id, limit=limit
+        )
+        return await _views(conn, sessions, now, config.session_idle_timeout)
+
+
+async def show_session(
+    db: Database, config: Config, sid: str, *, now: datetime
+) -> tuple[SessionView, list[DeliveryRecord]]:
+    """A session and the back-channel notifications of its ending (if it ended)."""
+    async with db.read() as conn:
+        session = await session_store.get(conn, sid) if is_random_id(sid) else None
+        if session is None:
+            raise AdminError(f"no session {sid!r}")
+        [view] = await _views(conn, [session], now, config.session_idle_timeout)
+        deliveries = await outbox.of_sid(conn, sid)
+    return view, deliveries
+
+
+async def _user(conn: Connection, username: str) -> UserRecord:
+    user = await user_store.get_by_username(conn, username)
+    if user is None:
+        raise AdminError(f"no user {username!r}")
+    return user
+
+
+async def end_sessions(runtime: Runtime, sids: list[str], reason: EndReason = EndReason.ADMIN) -> Ended:
+    """End the named sessions; an unknown or already ended one is an error naming it (nothing is
+    ended twice, and the others still end)."""
+    async with runtime.db.read() as conn:
+        for sid in sids:
+            session = await session_store.get(conn, sid) if is_random_id(sid) else None
+            if session is None:
+                raise AdminError(f"no session {sid!r}")
+            if session.ended_at is not None:
+                raise AdminError(f"session {sid} ended already ({session.ended_reason or 'ended'})")
+    return Ended(await sign_out_many(runtime, sids, reason))
+
+
+async def end_user_sessions(runtime: Runtime, username: str, reason: EndReason = EndReason.ADMIN) -> Ended:
+    async with runtime.db.read() as conn:
+        user = await _user(conn, username)
+    return Ended(await sign_out_user(runtime, user.id, reason))
+
+
+async def remove_user_everywhere(runtime: Runtime, username: str) -> Ended:
+    """End every session of the user (their applications are told), then remove the user."""
+    ended = await end_user_sessions(runtime, username, EndReason.USER_REMOVED)
+    await remove_user(runtime.db, username)
+    return ended
+
+
+async def disable_user(runtime: Runtime, username: str) -> Ended:
+    """The user can no longer sign in, and every session they have ends now."""
+    async with runtime.db.write() as conn:
+        user = await _user(conn, username)
+        await user_store.set_disabled(conn, user.id, runtime.clock.now())
+    return Ended(await sign_out_user(runtime, user.id, EndReason.USER_REMOVED))
+
+
+async def enable_user(db: Database, username: str) -> None:
+    async with db.write() as conn:
+        await user_store.set_disabled(conn, (await _user(conn, username)).id, None)
+
+
+async def set_password(runtime: Runtime, username: str, password: str, *, keep_sid: str | None = None) -> Ended:
+    """A new password; every session of the user ends (but ``keep_sid``, the browser that changed it)."""
+    async with runtime.db.read() as conn:
+        user = await _user(conn, username)
+    try:
+        check_user_fields(user.username, password, None, None)
+    except ValueError as exc:
+        raise AdminError(str(exc)) from exc
+    password_hash = await asyncio.to_thread(hash_password, password)
+    async with runtime.db.write() as conn:
+        await user_store.set_password(conn, user.id, password_hash)
+    return Ended(await sign_out_user(runtime, user.id, EndReason.PASSWORD_CHANGED, keep_sid=keep_sid))

@@ -44,6 +44,34 @@ def _run(args: argparse.Namespace, action: Callable[..., Awaitable[T]], *params:
     return asyncio.run(run())
 
 
+def _run_with_runtime(args: argparse.Namespace, action: Callable[..., Awaitable[T]], *params: Any, **options: Any) -> T:
+    """Like ``_run``, for actions that end sessions (they need the keys, the issuer and the clock)."""
+    from exeunt.runtime import Runtime
+
+    config = _config(args)
+
+    async def run() -> T:
+        db = await admin.prepare_database(config)
+        await db.dispose()
+        runtime = await Runtime.start(config)
+        try:
+            return await action(runtime, *params, **options)
+        finally:
+            await runtime.close()
+
+    return asyncio.run(run())
+
+
+def _ended(ended: admin.Ended, what: str) -> None:
+    count = len(ended.sessions)
+    print(
+        f"{what}: {count} session{'' if count == 1 else 's'} ended, "
+        f"{ended.notifications} back-channel notification{'' if ended.notifications == 1 else 's'} queued"
+    )
+    for e in ended.sessions:
+        print(f"  sid {e.signout.sid}: status `exeunt sessions show {e.signout.sid}`")
+
+
 def _run_service(main: Awaitable[int]) -> int:
     """Run a long-lived service on uvloop when it is installed (a faster event loop; uvicorn would
     pick it too, but exeunt runs the loop itself), else on asyncio's own."""
@@ -253,8 +281,78 @@ def cmd_users_list(args: argparse.Namespace) -> int:
 
 
 def cmd_users_remove(args: argparse.Namespace) -> int:
-    _run(args, admin.remove_user, args.username)
-    print(f"user {args.username} removed")
+    _ended(_run_with_runtime(args, admin.remove_user_everywhere, args.username), f"user {args.username} removed")
+    return 0
+
+
+def cmd_users_disable(args: argparse.Namespace) -> int:
+    _ended(_run_with_runtime(args, admin.disable_user, args.username), f"user {args.username} disabled")
+    return 0
+
+
+def cmd_users_enable(args: argparse.Namespace) -> int:
+    _run(args, admin.enable_user, args.username)
+    print(f"user {args.username} can sign in again")
+    return 0
+
+
+def cmd_users_set_password(args: argparse.Namespace) -> int:
+    password = _read_secret("New password: ", args.password_stdin)
+    _ended(_run_with_runtime(args, admin.set_password, args.username, password), f"password of {args.username} set")
+    return 0
+
+
+# -- sessions ------------------------------------------------------------------------
+def cmd_sessions_list(args: argparse.Namespace) -> int:
+    views = _run(
+        args,
+        admin.list_sessions,
+        _config(args),
+        now=SYSTEM.now(),
+        username=args.user,
+        client_id=args.client,
+        include_ended=args.all,
+    )
+    if not views:
+        print("no sessions" if args.all else "no live sessions")
+        return 0
+    print("sid\tuser\tstate\tstarted\tlast active\tdevice\taddress\tapplications")
+    for v in views:
+        s = v.session
+        print(
+            f"{s.sid}\t{v.username}\t{v.state}\t{s.created_at:%Y-%m-%d %H:%M:%S}\t"
+            f"{s.last_active_at:%Y-%m-%d %H:%M:%S}\t{v.device}\t{s.ip or '-'}\t{', '.join(v.applications) or '-'}"
+        )
+    return 0
+
+
+def cmd_sessions_show(args: argparse.Namespace) -> int:
+    view, deliveries = _run(args, admin.show_session, _config(args), args.sid, now=SYSTEM.now())
+    s = view.session
+    print(f"sid:          {s.sid}\nuser:         {view.username} (sub {s.sub})\nstate:        {view.state}")
+    print(f"started:      {s.created_at:%Y-%m-%d %H:%M:%S} UTC\nlast active:  {s.last_active_at:%Y-%m-%d %H:%M:%S} UTC")
+    print(f"expires:      {s.expires_at:%Y-%m-%d %H:%M:%S} UTC")
+    if s.ended_at is not None:
+        print(f"ended:        {s.ended_at:%Y-%m-%d %H:%M:%S} UTC ({s.ended_reason or 'ended'})")
+    print(f"device:       {view.device} from {s.ip or 'an unknown address'}")
+    print(f"applications: {', '.join(view.applications) or 'none'}")
+    if deliveries:
+        print("back-channel notifications:")
+        for d in deliveries:
+            last = d.last_error or (str(d.last_status) if d.last_status else "")
+            print(f"  {d.client_id}\t{d.state}\t{d.attempts} attempt{'' if d.attempts == 1 else 's'}\t{last}")
+    return 0
+
+
+def cmd_sessions_end(args: argparse.Namespace) -> int:
+    if args.user and args.sid:
+        raise AdminError("name sessions or --user, not both")
+    if args.user:
+        _ended(_run_with_runtime(args, admin.end_user_sessions, args.user), f"sessions of {args.user}")
+    elif args.sid:
+        _ended(_run_with_runtime(args, admin.end_sessions, args.sid), "ended by an operator")
+    else:
+        raise AdminError("name the sessions to end (SID ...), or --user USERNAME")
     return 0
 
 
@@ -355,9 +453,34 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--name")
     add.set_defaults(func=cmd_users_add)
     users.add_parser("list").set_defaults(func=cmd_users_list)
-    rm = users.add_parser("remove")
-    rm.add_argument("username")
-    rm.set_defaults(func=cmd_users_remove)
+    for verb, func, text in (
+        ("remove", cmd_users_remove, "end every session of the user (their applications are told), then remove them"),
+        ("disable", cmd_users_disable, "the user can no longer sign in; every session they have ends now"),
+        ("enable", cmd_users_enable, "let a disabled user sign in again"),
+    ):
+        verb_parser = users.add_parser(verb, help=text)
+        verb_parser.add_argument("username")
+        verb_parser.set_defaults(func=func)
+    setpw = users.add_parser("set-password", help="set a new password; every session of the user ends")
+    setpw.add_argument("username")
+    setpw.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    setpw.set_defaults(func=cmd_users_set_password)
+
+    sessions = sub.add_parser("sessions", help="single-sign-on sessions: list, show, end").add_subparsers(
+        dest="sessions_command", required=True
+    )
+    slist = sessions.add_parser("list", help="live sessions (all of them with --all)")
+    slist.add_argument("--user", metavar="USERNAME", help="only this user's")
+    slist.add_argument("--client", metavar="CLIENT_ID", help="only those this application took part in")
+    slist.add_argument("--all", action="store_true", help="ended sessions too")
+    slist.set_defaults(func=cmd_sessions_list)
+    sshow = sessions.add_parser("show", help="one session, its applications and how each was told of its end")
+    sshow.add_argument("sid")
+    sshow.set_defaults(func=cmd_sessions_show)
+    send = sessions.add_parser("end", help="end sessions now (reason admin); their applications are told")
+    send.add_argument("sid", nargs="*", metavar="SID")
+    send.add_argument("--user", metavar="USERNAME", help="every live session of this user")
+    send.set_defaults(func=cmd_sessions_end)
 
     clients = sub.add_parser("clients", help="manage clients").add_subparsers(dest="clients_command", required=True)
     cadd = clients.add_parser("add", help="register a client (prints a generated secret once)")

@@ -108,6 +108,15 @@ def secret_key(name: str, raw: str) -> str:
     return raw
 
 
+def admin_token(name: str, raw: str) -> str:
+    if len(raw) < 32:
+        raise ConfigError(
+            f"{name} must be at least 32 characters; generate one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`, or unset it to turn the admin API off."
+        )
+    return raw
+
+
 def readable_file(name: str, raw: str) -> Path:
     path = Path(raw)
     if not path.is_file():
@@ -187,6 +196,21 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "EXEUNT_SESSION_LIFETIME", "session_lifetime", 43200, whole(60), "Seconds an SSO session lasts after sign-in."
+    ),
+    Setting(
+        "EXEUNT_SESSION_IDLE_TIMEOUT",
+        "session_idle_timeout",
+        0,
+        whole(0, 366 * 86400),
+        "Seconds without activity (sign-in, a code served from the session) after which an SSO session "
+        "ends; 0 turns it off.",
+    ),
+    Setting(
+        "EXEUNT_SESSION_SWEEP_INTERVAL",
+        "session_sweep_interval",
+        30,
+        whole(1, 3600),
+        "Seconds between the worker's sweeps for sessions past their deadline (they end within this).",
     ),
     Setting(
         "EXEUNT_SIGNING_ALG",
@@ -357,6 +381,14 @@ SETTINGS: tuple[Setting, ...] = (
         "none",
     ),
     Setting(
+        "EXEUNT_ADMIN_TOKEN",
+        "admin_token",
+        None,
+        admin_token,
+        "Bearer token of the admin API (/admin/...), at least 32 characters; unset, the API is off (404).",
+        "none",
+    ),
+    Setting(
         "EXEUNT_METRICS_TOKEN",
         "metrics_token",
         None,
@@ -395,6 +427,8 @@ class Config:
     database_url: str
     secret_key: str | None
     session_lifetime: int
+    session_idle_timeout: int
+    session_sweep_interval: int
     signing_alg: str
     id_token_lifetime: int
     access_token_lifetime: int
@@ -420,6 +454,7 @@ class Config:
     log_format: str
     trusted_proxies: tuple[str, ...]
     allowed_hosts: tuple[str, ...]
+    admin_token: str | None
     metrics_token: str | None
     key_rotation_delay: int
     signing_key_files: tuple[Path, ...]

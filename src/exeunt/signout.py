@@ -9,12 +9,13 @@ set cookies and render.  Nothing here talks to a client.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from exeunt import metrics
+from exeunt.lifecycle import EndReason
 from exeunt.protocol.clients import ClientRecord
 from exeunt.protocol.logout import frontchannel_url
 from exeunt.runtime import Runtime
@@ -25,20 +26,9 @@ from exeunt.storage import signouts as signout_store
 from exeunt.storage.database import Connection
 from exeunt.storage.signouts import Participant, SignoutRecord
 
+__all__ = ["EndReason", "EndedSession", "end_overdue", "sign_out", "sign_out_many", "sign_out_user"]
+log = logging.getLogger("exeunt.signout")
 SIGNOUT_PAGE_LIFETIME = timedelta(minutes=15)
-
-
-class EndReason(StrEnum):
-    """Why a session ended: recorded on the sign-out, counted in ``exeunt_signouts_total{reason}``."""
-
-    USER = "user"  # the person signed out at the provider (RP-initiated or not)
-    REPLACED = "replaced"  # a new sign-in in the same browser
-    EXPIRED = "expired"
-    IDLE = "idle"
-    OTHER_DEVICE = "other_device"
-    ADMIN = "admin"
-    PASSWORD_CHANGED = "password_changed"
-    USER_REMOVED = "user_removed"
 
 
 @dataclass(frozen=True)
@@ -49,9 +39,10 @@ class EndedSession:
 
 @dataclass(frozen=True)
 class _Ending:
-    """One session to end, with what the RP-initiated sign-out asked for (if it was one)."""
+    """One session to end, why, and what the RP-initiated sign-out asked for (if it was one)."""
 
     sid: str
+    reason: EndReason
     initiator: str | None = None
     post_logout_redirect_uri: str | None = None
     state: str | None = None
@@ -68,37 +59,66 @@ async def sign_out(
 ) -> EndedSession | None:
     """End session ``sid`` in one transaction.  None when it had ended already (another request, tab
     or process got there first): nothing is recorded or sent twice."""
-    ended = await _end_all(runtime, reason, [_Ending(sid, initiator, post_logout_redirect_uri, state)])
+    ending = _Ending(sid, reason, initiator, post_logout_redirect_uri, state)
+    ended = await _end_all(runtime, lambda conn: _given([ending]))
     return ended[0] if ended else None
 
 
 async def sign_out_many(runtime: Runtime, sids: Sequence[str], reason: EndReason) -> list[EndedSession]:
-    """End a batch of sessions in one transaction (an operator's or a sweeper's batch); each as
-    ``sign_out`` would, those already ended skipped."""
-    return await _end_all(runtime, reason, [_Ending(sid) for sid in sids])
+    """End a batch of sessions in one transaction (an operator's batch); each as ``sign_out`` would,
+    those already ended skipped."""
+    return await _end_all(runtime, lambda conn: _given([_Ending(sid, reason) for sid in sids]))
 
 
-async def _end_all(runtime: Runtime, reason: EndReason, endings: list[_Ending]) -> list[EndedSession]:
+async def sign_out_user(
+    runtime: Runtime, user_id: int, reason: EndReason, *, keep_sid: str | None = None
+) -> list[EndedSession]:
+    """End every live session of a user (but ``keep_sid``, the browser asking), in one transaction."""
+
+    async def endings(conn: Connection) -> list[_Ending]:
+        live = await session_store.of_user(conn, user_id, live_at=runtime.clock.now())
+        return [_Ending(s.sid, reason) for s in live if s.sid != keep_sid]
+
+    return await _end_all(runtime, endings)
+
+
+async def end_overdue(runtime: Runtime, *, limit: int) -> list[EndedSession]:
+    """End up to ``limit`` sessions past their absolute or idle deadline (the sweeper's batch): claimed
+    and ended in one transaction, so a crash ends none of them and no two sweepers end the same one."""
+    idle = runtime.config.session_idle_timeout
+    now = runtime.clock.now()
+
+    async def endings(conn: Connection) -> list[_Ending]:
+        due = await session_store.claim_overdue(conn, now=now, idle_timeout=idle, limit=limit)
+        return [_Ending(s.sid, s.overdue(now, idle) or EndReason.EXPIRED) for s in due]
+
+    return await _end_all(runtime, endings)
+
+
+async def _given(endings: list[_Ending]) -> list[_Ending]:
+    return endings
+
+
+async def _end_all(runtime: Runtime, choose: Callable[[Connection], Awaitable[list[_Ending]]]) -> list[EndedSession]:
     now = runtime.clock.now()
     ended: list[EndedSession] = []
     async with runtime.db.write() as conn:
-        for ending in endings:
-            one = await _end(conn, ending, reason, issuer=runtime.config.issuer, now=now)
+        for ending in await choose(conn):
+            one = await _end(conn, ending, issuer=runtime.config.issuer, now=now)
             if one is not None:
                 ended.append(one)
-    # After the commit: count, and wake this process's worker (other processes hear NOTIFY).
-    if ended:
-        metrics.signouts.labels(reason.value).inc(len(ended))
+    # After the commit: count and log by reason, and wake this process's worker (others hear NOTIFY).
+    for e in ended:
+        metrics.signouts.labels(e.signout.reason).inc()
+        log.info("session ended sid=%s reason=%s notifications=%d", e.signout.sid, e.signout.reason, e.notifications)
     if any(e.notifications for e in ended):
         runtime.outbox_changed()
     return ended
 
 
-async def _end(
-    conn: Connection, ending: _Ending, reason: EndReason, *, issuer: str, now: datetime
-) -> EndedSession | None:
+async def _end(conn: Connection, ending: _Ending, *, issuer: str, now: datetime) -> EndedSession | None:
     sid, initiator = ending.sid, ending.initiator
-    session = await session_store.end(conn, sid, now)
+    session = await session_store.end(conn, sid, now, ending.reason.value)
     if session is None:
         return None
     await grants.revoke_tokens_of_session(conn, sid, now)
@@ -108,7 +128,7 @@ async def _end(
         id=new_token(32),
         sid=sid,
         sub=session.sub,
-        reason=reason.value,
+        reason=ending.reason.value,
         initiating_client_id=initiator,
         post_logout_redirect_uri=ending.post_logout_redirect_uri,
         state=ending.state,

@@ -25,6 +25,22 @@
     return originsByClient.get(clientId);
   }
 
+  // A session can also end elsewhere (another device, an operator, expiry) while this browser's
+  // state value stays the same: ask the provider whether the session of this value still lives.
+  // Asked at most every 2 s per value; when the provider cannot be asked, no change is claimed.
+  var liveCache = { state: null, at: 0, live: true };
+  function stillLive(state) {
+    var now = Date.now();
+    if (liveCache.state === state && now - liveCache.at < 2000) return Promise.resolve(liveCache.live);
+    return fetch("/session/check/live?bs=" + encodeURIComponent(state), { credentials: "omit", cache: "no-store" })
+      .then(function (r) { return r.ok ? r.json() : { live: true }; })
+      .then(function (body) {
+        liveCache = { state: state, at: now, live: body.live !== false };
+        return liveCache.live;
+      })
+      .catch(function () { return true; });
+  }
+
   function b64url(buffer) {
     var s = "";
     new Uint8Array(buffer).forEach(function (b) { s += String.fromCharCode(b); });
@@ -44,7 +60,8 @@
       if (state === null) { reply("error"); return; }
       var text = clientId + " " + event.origin + " " + state + " " + salt;
       return crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)).then(function (digest) {
-        reply(b64url(digest) + "." + salt === sessionState ? "unchanged" : "changed");
+        if (b64url(digest) + "." + salt !== sessionState) { reply("changed"); return; }
+        return stillLive(state).then(function (live) { reply(live ? "unchanged" : "changed"); });
       });
     }).catch(function () { reply("error"); });
   });

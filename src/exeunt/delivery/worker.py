@@ -32,8 +32,10 @@ from exeunt.delivery.transport import AddressNotAllowed, delivery_client, delive
 from exeunt.protocol.clients import ClientRecord
 from exeunt.runtime import Runtime
 from exeunt.security import new_token
+from exeunt.signout import end_overdue
 from exeunt.storage import clients as client_store
 from exeunt.storage import grants, heartbeats, outbox, throttle
+from exeunt.storage.database import is_unavailable
 from exeunt.storage.outbox import DeliveryRecord, Listener
 from exeunt.throttling import WINDOW
 from exeunt.tokens.logout_token import mint_logout_token
@@ -41,11 +43,14 @@ from exeunt.tokens.logout_token import mint_logout_token
 log = logging.getLogger("exeunt.backchannel")
 
 SAFETY_POLL = 2.0  # seconds between outbox reads when nothing woke the worker
+DATABASE_BACKOFF_CAP = 30.0  # longest pause between outbox reads while the database fails
 CLAIM_BATCH = 500
 BODY_CAP = 4096
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 FORM_PREFIX = b"logout_token="  # a JWT is base64url and dots: nothing in it needs form-encoding
 SHUTDOWN_GRACE = 10.0  # seconds a stopping worker lets in-flight deliveries finish
+SWEEP_BATCH = 200  # sessions ended per transaction by the sweeper
+SWEEP_BUDGET = 2.0  # seconds one sweep may take before the worker turns back to deliveries
 HOUSEKEEPING_EVERY = 600.0  # seconds between deletions of expired codes and access tokens
 HEARTBEAT_EVERY = 5.0  # seconds between heartbeat rows (readiness counts a worker alive for 30 s)
 URGENT_HEAD_START = 0.05  # seconds the initiating clients' deliveries get before the others start
@@ -75,6 +80,7 @@ class DeliveryWorker:
         self.started_at = self.clock.now()
         self._beat_written = float("-inf")
         self._housekept = float("-inf")
+        self._swept = float("-inf")
         self.on_outcome: list[Callable[[DeliveryRecord, Outcome, float], None]] = []
         self._wake = asyncio.Event()
         self._results_ready = asyncio.Event()
@@ -88,6 +94,7 @@ class DeliveryWorker:
         self._http: httpx.AsyncClient | None = None
         self._listener = Listener(runtime.db.url, self.wake)
         self._listener_tried = float("-inf")
+        self._database_failures = 0  # consecutive failed outbox reads: the worker backs off
 
     def wake(self) -> None:
         self._wake.set()
@@ -109,6 +116,7 @@ class DeliveryWorker:
                 self.heartbeat = self.clock.monotonic()
                 await self._write_heartbeat()
                 await self._housekeeping()
+                await self._sweep()
                 self._wake.clear()
                 if self._room() >= self._claim_threshold():
                     claimed = await self._claim_some()
@@ -139,9 +147,10 @@ class DeliveryWorker:
                     conn, owner=self.owner, now=self.clock.now(), lease=self.lease, limit=min(room, CLAIM_BATCH)
                 )
                 clients = await client_store.get_many(conn, sorted({r.client_id for r in rows}))
-        except Exception:
-            log.exception("could not read the outbox; trying again shortly")
+        except Exception as exc:
+            self._database_failed(exc)
             return 0
+        self._database_failures = 0
         fresh: list[DeliveryRecord] = []
         for row in rows:
             assert row.leased_until is not None
@@ -184,7 +193,22 @@ class DeliveryWorker:
         self._in_flight.discard(task)
         self._wake.set()
 
+    def _database_failed(self, exc: Exception) -> None:
+        """Log once per streak (with the traceback only when it is not a plain outage), and back off."""
+        self._database_failures += 1
+        if self._database_failures == 1:
+            if is_unavailable(exc):
+                log.warning("the database is unavailable (%s); backing off", type(exc).__name__)
+            else:
+                log.exception("could not read the outbox; trying again shortly")
+
     async def _sleep(self) -> None:
+        # Backing off while the database fails: 2 s, 4 s ... at most 30 s between tries.
+        delay = min(DATABASE_BACKOFF_CAP, SAFETY_POLL * 2 ** min(self._database_failures, 5))
+        if self._database_failures:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+            return
         delay = SAFETY_POLL
         if self._room() >= self._claim_threshold():
             await self._ensure_listener()
@@ -193,8 +217,9 @@ class DeliveryWorker:
                     due = await outbox.next_due_at(conn)
                 if due is not None:
                     delay = min(delay, max(0.0, (due - self.clock.now()).total_seconds()))
-            except Exception:
-                log.exception("could not read the outbox; trying again shortly")
+            except Exception as exc:
+                self._database_failed(exc)
+                return
         if delay > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
@@ -269,6 +294,7 @@ class DeliveryWorker:
             now=now,
             lifetime=self.config.logout_token_lifetime,
             typ=self.config.logout_token_typ,
+            reason=row.reason,
         )
         assert self._http is not None
         try:
@@ -310,6 +336,28 @@ class DeliveryWorker:
             self._results_ready.set()
 
     # -- housekeeping, heartbeats, waking across processes ----------------------------------
+    async def _sweep(self) -> None:
+        """End sessions past their absolute or idle deadline, in bounded batches (each one
+        transaction), so their applications are told.  Several workers may sweep at once: a claimed
+        session is skipped by the others, and an ended one is never ended again."""
+        if self.clock.monotonic() - self._swept < self.config.session_sweep_interval:
+            return
+        self._swept = self.clock.monotonic()
+        started = time.perf_counter()
+        ended = 0
+        try:
+            while time.perf_counter() - started < SWEEP_BUDGET:
+                batch = await end_overdue(self.runtime, limit=SWEEP_BATCH)
+                ended += len(batch)
+                if len(batch) < SWEEP_BATCH:
+                    break
+            else:
+                self._swept = float("-inf")  # more are due: sweep again on the next pass
+        except Exception as exc:
+            self._database_failed(exc)
+        if ended:
+            log.info("sweep: %d sessions past their deadline ended", ended)
+
     async def _housekeeping(self) -> None:
         """Expired codes and access tokens are deleted an hour after they expire (at start, then every 10 min)."""
         if self.heartbeat - self._housekept < HOUSEKEEPING_EVERY:
@@ -321,8 +369,8 @@ class DeliveryWorker:
                 removed += await throttle.purge(conn, before=self.clock.now() - 2 * WINDOW)
             if removed:
                 log.info("housekeeping: %d expired codes, access tokens and failure counters deleted", removed)
-        except Exception:
-            log.exception("housekeeping failed; trying again later")
+        except Exception as exc:
+            self._database_failed(exc)
 
     async def _write_heartbeat(self) -> None:
         if self.heartbeat - self._beat_written < HEARTBEAT_EVERY:
@@ -333,8 +381,8 @@ class DeliveryWorker:
                 await heartbeats.beat(
                     conn, owner=self.owner, host=socket.gethostname(), started_at=self.started_at, now=self.clock.now()
                 )
-        except Exception:
-            log.exception("could not record the worker heartbeat")
+        except Exception as exc:
+            self._database_failed(exc)
 
     async def _ensure_listener(self) -> None:
         """On PostgreSQL, LISTEN for rows other processes add (retried every 10 s while it fails)."""

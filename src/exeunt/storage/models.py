@@ -59,6 +59,7 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # set: the user cannot sign in
 
 
 class Client(Base):
@@ -88,9 +89,15 @@ class SsoSession(Base):
     sub: Mapped[str] = mapped_column(String(64))
     auth_time: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    last_active_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_active_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_reason: Mapped[str | None] = mapped_column(String(20))
+    user_agent: Mapped[str | None] = mapped_column(String(400))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    # SHA-256 of the Session Management browser state set at sign-in: the check_session iframe asks
+    # with it whether the session still lives (ended elsewhere, it answers "changed").
+    browser_state_hash: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class SessionParticipation(Base):
@@ -187,6 +194,7 @@ class BackchannelDelivery(Base):
     sid: Mapped[str] = mapped_column(String(64))
     sub: Mapped[str] = mapped_column(String(64))
     initiating: Mapped[bool] = mapped_column(Boolean)  # the client the browser returns to: sent first
+    reason: Mapped[str] = mapped_column(String(20), server_default="user")  # why the session ended
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

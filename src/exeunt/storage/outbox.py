@@ -38,6 +38,7 @@ class DeliveryRecord:
     sid: str
     sub: str
     initiating: bool
+    reason: str
     created_at: datetime
     attempts: int
     next_attempt_at: datetime | None
@@ -73,6 +74,7 @@ async def enqueue(conn: AsyncConnection, signout: SignoutRecord, targets: list[t
                 "sid": signout.sid,
                 "sub": signout.sub,
                 "initiating": client_id == signout.initiating_client_id,
+                "reason": signout.reason,
                 "created_at": now,
                 "attempts": 0,
                 "next_attempt_at": now,
@@ -81,6 +83,12 @@ async def enqueue(conn: AsyncConnection, signout: SignoutRecord, targets: list[t
         ],
     )
     await notify_workers(conn)
+
+
+async def of_sid(conn: AsyncConnection, sid: str) -> list[DeliveryRecord]:
+    """Every notification about session ``sid`` (normally of its one sign-out)."""
+    rows = await conn.execute(select(deliveries).where(deliveries.c.sid == sid).order_by(deliveries.c.id))
+    return [DeliveryRecord(**r._mapping) for r in rows]
 
 
 async def of_signout(conn: AsyncConnection, signout_id: str) -> list[DeliveryRecord]:

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from exeunt.lifecycle import EndReason, deadline_passed
 from exeunt.protocol.clients import ClientRecord
-from exeunt.security import new_token
+from exeunt.security import new_token, sha256_hex
 from exeunt.storage.clients import clients, record_of
 from exeunt.storage.models import SessionParticipation, SsoSession, UTCDateTime, table_of
 
@@ -31,16 +32,36 @@ class SessionRecord:
     last_active_at: datetime
     expires_at: datetime
     ended_at: datetime | None
+    ended_reason: str | None = None
+    user_agent: str | None = None
+    ip: str | None = None
+    browser_state_hash: str | None = None
 
-    def is_live(self, now: datetime) -> bool:
-        return self.ended_at is None and now < self.expires_at
+    def overdue(self, now: datetime, idle_timeout: int | None) -> EndReason | None:
+        """Why a session not yet ended should have ended by ``now`` (None: it has not)."""
+        return deadline_passed(
+            expires_at=self.expires_at, last_active_at=self.last_active_at, idle_timeout=idle_timeout, now=now
+        )
+
+    def is_live(self, now: datetime, idle_timeout: int | None = None) -> bool:
+        return self.ended_at is None and self.overdue(now, idle_timeout) is None
 
 
 def _record(row: object) -> SessionRecord:
     return SessionRecord(**row._mapping)  # type: ignore[attr-defined]
 
 
-async def create(conn: AsyncConnection, *, user_id: int, sub: str, now: datetime, lifetime: int) -> SessionRecord:
+async def create(
+    conn: AsyncConnection,
+    *,
+    user_id: int,
+    sub: str,
+    now: datetime,
+    lifetime: int,
+    user_agent: str | None = None,
+    ip: str | None = None,
+    browser_state: str | None = None,
+) -> SessionRecord:
     """A new session with a fresh ``sid`` (192 random bits): never reuse one across sign-ins."""
     record = SessionRecord(
         sid=new_token(24),
@@ -51,9 +72,27 @@ async def create(conn: AsyncConnection, *, user_id: int, sub: str, now: datetime
         last_active_at=now,
         expires_at=now + timedelta(seconds=lifetime),
         ended_at=None,
+        user_agent=(user_agent or None) and user_agent[:400],
+        ip=(ip or None) and ip[:64],
+        browser_state_hash=sha256_hex(browser_state) if browser_state else None,
     )
     await conn.execute(sso_sessions.insert().values(**record.__dict__))
     return record
+
+
+async def set_browser_state(conn: AsyncConnection, sid: str, browser_state: str) -> None:
+    """The browser of session ``sid`` got a new Session Management state value."""
+    await conn.execute(
+        update(sso_sessions).where(sso_sessions.c.sid == sid).values(browser_state_hash=sha256_hex(browser_state))
+    )
+
+
+async def live_by_browser_state(conn: AsyncConnection, browser_state: str, now: datetime, idle: int | None) -> bool:
+    """Whether the session this browser-state value was set for is still live."""
+    row = (
+        await conn.execute(select(sso_sessions).where(sso_sessions.c.browser_state_hash == sha256_hex(browser_state)))
+    ).first()
+    return row is not None and _record(row).is_live(now, idle)
 
 
 # Statements on the sign-in path are built once: building them per call costs more than running them.
@@ -65,9 +104,11 @@ async def get(conn: AsyncConnection, sid: str) -> SessionRecord | None:
     return _record(row) if row else None
 
 
-async def get_live(conn: AsyncConnection, sid: str, now: datetime) -> SessionRecord | None:
+async def get_live(
+    conn: AsyncConnection, sid: str, now: datetime, idle_timeout: int | None = None
+) -> SessionRecord | None:
     record = await get(conn, sid)
-    return record if record is not None and record.is_live(now) else None
+    return record if record is not None and record.is_live(now, idle_timeout) else None
 
 
 _TOUCH = (
@@ -112,14 +153,56 @@ async def participants(conn: AsyncConnection, sid: str) -> list[ClientRecord]:
     return [record_of(r) for r in rows]
 
 
-async def end(conn: AsyncConnection, sid: str, now: datetime) -> SessionRecord | None:
+async def end(conn: AsyncConnection, sid: str, now: datetime, reason: str) -> SessionRecord | None:
     """Mark session ``sid`` ended; returns it, or None when it had ended already (or never existed),
     so exactly one caller ends it even when several race."""
     result = await conn.execute(
         update(sso_sessions)
         .where(sso_sessions.c.sid == sid, sso_sessions.c.ended_at.is_(None))
-        .values(ended_at=now)
+        .values(ended_at=now, ended_reason=reason)
         .returning(*sso_sessions.c)
     )
     row = result.first()
     return _record(row) if row else None
+
+
+def _due(now: datetime, idle_timeout: int | None) -> ColumnElement[bool]:
+    past = sso_sessions.c.expires_at <= now
+    if idle_timeout:
+        past = or_(past, sso_sessions.c.last_active_at <= now - timedelta(seconds=idle_timeout))
+    return and_(sso_sessions.c.ended_at.is_(None), past)
+
+
+async def claim_overdue(
+    conn: AsyncConnection, *, now: datetime, idle_timeout: int | None, limit: int
+) -> list[SessionRecord]:
+    """Up to ``limit`` live-marked sessions past a deadline, locked for this transaction: on
+    PostgreSQL other sweepers skip them (``FOR UPDATE SKIP LOCKED``); SQLite has one writer."""
+    query = select(sso_sessions).where(_due(now, idle_timeout)).order_by(sso_sessions.c.expires_at).limit(limit)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return [_record(r) for r in await conn.execute(query)]
+
+
+async def of_user(conn: AsyncConnection, user_id: int, *, live_at: datetime | None = None) -> list[SessionRecord]:
+    """A user's sessions, newest first; with ``live_at`` only those not ended and not expired then."""
+    query = select(sso_sessions).where(sso_sessions.c.user_id == user_id)
+    if live_at is not None:
+        query = query.where(sso_sessions.c.ended_at.is_(None), sso_sessions.c.expires_at > live_at)
+    return [_record(r) for r in await conn.execute(query.order_by(sso_sessions.c.created_at.desc()))]
+
+
+async def listing(
+    conn: AsyncConnection, *, live_at: datetime | None, user_id: int | None, client_id: str | None, limit: int
+) -> list[SessionRecord]:
+    """Sessions for operators: live ones (``live_at``) or all, of one user and/or one client."""
+    query = select(sso_sessions)
+    if live_at is not None:
+        query = query.where(sso_sessions.c.ended_at.is_(None), sso_sessions.c.expires_at > live_at)
+    if user_id is not None:
+        query = query.where(sso_sessions.c.user_id == user_id)
+    if client_id is not None:
+        query = query.where(
+            sso_sessions.c.sid.in_(select(participation.c.sid).where(participation.c.client_id == client_id))
+        )
+    return [_record(r) for r in await conn.execute(query.order_by(sso_sessions.c.created_at.desc()).limit(limit))]

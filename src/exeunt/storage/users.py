@@ -22,11 +22,12 @@ class UserRecord:
     password_hash: str
     email: str | None
     name: str | None
+    disabled_at: datetime | None = None
 
 
 def _record(row: object) -> UserRecord:
     m = row._mapping  # type: ignore[attr-defined]
-    return UserRecord(m["id"], m["username"], m["sub"], m["password_hash"], m["email"], m["name"])
+    return UserRecord(m["id"], m["username"], m["sub"], m["password_hash"], m["email"], m["name"], m["disabled_at"])
 
 
 async def get_by_username(conn: AsyncConnection, username: str) -> UserRecord | None:
@@ -66,3 +67,12 @@ async def list_all(conn: AsyncConnection) -> list[UserRecord]:
 async def remove(conn: AsyncConnection, username: str) -> bool:
     result = await conn.execute(delete(users).where(users.c.username == username))
     return result.rowcount > 0
+
+
+async def set_password(conn: AsyncConnection, user_id: int, password_hash: str) -> None:
+    await conn.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
+
+
+async def set_disabled(conn: AsyncConnection, user_id: int, at: datetime | None) -> None:
+    """Disable a user from ``at`` (None: enable again)."""
+    await conn.execute(update(users).where(users.c.id == user_id).values(disabled_at=at))

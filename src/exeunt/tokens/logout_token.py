@@ -13,6 +13,7 @@ from exeunt.tokens.id_token import sign
 from exeunt.tokens.keys import LoadedKey
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+REASON_CLAIM = "exeunt_reason"
 
 
 def mint_logout_token(
@@ -25,6 +26,7 @@ def mint_logout_token(
     now: datetime,
     lifetime: int,
     typ: str = "logout+jwt",
+    reason: str | None = None,
 ) -> tuple[str, str]:
     """Returns ``(token, jti)``.  No ``nonce``, ever (§2.4: it MUST NOT be present)."""
     iat = int(now.timestamp())
@@ -40,4 +42,8 @@ def mint_logout_token(
     }
     if sid is not None:
         claims["sid"] = sid
+    if reason is not None:
+        # A private claim (BCL §2.4 allows others; RPs ignore what they do not know): why the session
+        # ended, in the vocabulary of exeunt.lifecycle.EndReason.
+        claims[REASON_CLAIM] = reason
     return sign(key, claims, typ=typ), jti

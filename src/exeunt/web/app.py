@@ -25,6 +25,8 @@ from exeunt.paths import package_dir
 from exeunt.runtime import Runtime
 from exeunt.storage.database import is_unavailable
 from exeunt.web.endpoints import (
+    account,
+    admin_api,
     authorize,
     check_session,
     discovery,
@@ -48,7 +50,13 @@ API_PATHS = {
     PATHS["userinfo_endpoint"],
     PATHS["jwks_uri"],
     "/.well-known/openid-configuration",
+    "/session/check/live",
 }
+
+
+def is_api(path: str) -> bool:
+    """Paths whose errors are JSON (machines call them), not pages."""
+    return path in API_PATHS or path.startswith("/admin/")
 
 
 OPS_PATHS = ("/healthz", "/readyz", "/metrics")
@@ -80,13 +88,23 @@ def routes() -> list[Route | Mount]:
         Route("/logout/status/{signout_id}", signout_status.signout_status),  # BCL: delivery/policy.py states
         Route(PATHS["check_session_iframe"], check_session.check_session_iframe),  # Session Management §3
         Route("/session/check/origins", check_session.client_origins),
+        Route("/session/check/live", check_session.live),  # the iframe asks: has this session ended elsewhere?
+        Route("/account/sessions", account.sessions_page),
+        Route("/account/sessions/end", account.end_one, methods=["POST"]),
+        Route("/account/sessions/end-others", account.end_others, methods=["POST"]),
+        Route("/account/password", account.password_page, methods=["GET"]),
+        Route("/account/password", account.change_password, methods=["POST"]),
+        # the admin API (off unless EXEUNT_ADMIN_TOKEN): web/endpoints/admin_api.py
+        Route("/admin/users/{username}/sessions", admin_api.user_sessions, methods=["GET", "DELETE"]),
+        Route("/admin/sessions/{sid}", admin_api.end_session, methods=["DELETE"]),
+        Route("/admin/signouts/{signout_id}", admin_api.signout_status, name="admin_signout"),
         Mount("/static", StaticFiles(directory=package_dir("templates") / "static"), name="static"),
     ]
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    if request.url.path in API_PATHS:
+    if is_api(request.url.path):
         return JSONResponse(
             {"error": "invalid_request", "error_description": exc.detail}, status_code=exc.status_code, headers=NO_STORE
         )
@@ -96,7 +114,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    if request.url.path in API_PATHS:
+    if is_api(request.url.path):
         return JSONResponse(
             {"error": "server_error", "error_description": "unexpected error"}, status_code=500, headers=NO_STORE
         )
@@ -167,7 +185,7 @@ def create_app(
                 client_paths={PATHS["token_endpoint"], PATHS["userinfo_endpoint"]},
                 allowed=cors_allowed,
             ),
-            Middleware(LastResort, api_paths=API_PATHS, unavailable=is_unavailable, on_unavailable=database_trouble),
+            Middleware(LastResort, is_api=is_api, unavailable=is_unavailable, on_unavailable=database_trouble),
             Middleware(Deadline, seconds=config.request_timeout),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},

@@ -150,12 +150,12 @@ class LastResort:
         self,
         app: ASGIApp,
         *,
-        api_paths: set[str],
+        is_api: Callable[[str], bool],
         unavailable: Callable[[BaseException], bool],
         on_unavailable: Callable[[], None],
     ) -> None:
         self.app = app
-        self.api_paths = api_paths
+        self.is_api = is_api
         self.unavailable = unavailable
         self.on_unavailable = on_unavailable
 
@@ -189,7 +189,7 @@ class LastResort:
         if busy:
             headers["Retry-After"] = "5"
         status = 503 if busy else 500
-        if scope["path"] in self.api_paths:
+        if self.is_api(scope["path"]):
             error = "temporarily_unavailable" if busy else "server_error"
             text = "the service is briefly unavailable; try again" if busy else "unexpected error"
             return JSONResponse({"error": error, "error_description": text}, status_code=status, headers=headers)

@@ -53,7 +53,22 @@ class Provider:
         if sid is None:
             return None
         async with self.db.read() as conn:
-            return await session_store.get_live(conn, sid, self.now())
+            session = await session_store.get(conn, sid)
+        return await self.live_or_end(session)
+
+    async def live_or_end(self, session: SessionRecord | None) -> SessionRecord | None:
+        """``session`` if it is live now.  One that passed its absolute or idle deadline but was not
+        yet ended by the sweeper is ended here, through the one sign-out call (once: whoever comes
+        second finds it ended), and treated as signed out."""
+        if session is None or session.ended_at is not None:
+            return None
+        overdue = session.overdue(self.now(), self.config.session_idle_timeout)
+        if overdue is None:
+            return session
+        from exeunt.signout import sign_out  # signout is above the web helpers
+
+        await sign_out(self.runtime, session.sid, overdue)
+        return None
 
     async def client(self, conn: Connection, client_id: str) -> ClientRecord | None:
         """A client registration, cached for ``CLIENT_CACHE_TTL`` seconds on the hot sign-in path

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from exeunt.protocol.authorization import PageError, RedirectError, needs_login, validate
-from exeunt.security import new_token
+from exeunt.security import new_token, sha256_hex
 from exeunt.storage import sessions as session_store
 from exeunt.web.authorization_response import error_redirect, issue_code
 from exeunt.web.errors import error_page
@@ -29,6 +29,7 @@ async def authorize(request: Request) -> Response:
     except BadParameters as exc:
         return error_page(request, "Sign-in request is malformed", exc.description, exc.status)
     now = provider.now()
+    idle = provider.config.session_idle_timeout
     sid = provider.cookies.read_sid(request)
     browser_state = provider.cookies.read_browser_state(request)
     try:
@@ -40,7 +41,8 @@ async def authorize(request: Request) -> Response:
             # A signed-in browser: validate, find the session and issue the code in one transaction.
             async with provider.db.write() as conn:
                 req = await validate(params, partial(provider.client, conn))
-                session = await session_store.get_live(conn, sid, now)
+                found = await session_store.get(conn, sid)
+                session = found if found is not None and found.is_live(now, idle) else None
                 if session is not None and not needs_login(req, session.auth_time, now):
                     # Signed in, but the state cookie was lost (cleared by hand): give it one, so the
                     # session_state issued now can read "unchanged" in the check_session iframe.
@@ -48,7 +50,12 @@ async def authorize(request: Request) -> Response:
                     response = await issue_code(provider, conn, req, session, state_value)
                     if browser_state is None:
                         provider.cookies.set_browser_state(response, state_value)
+                    if sha256_hex(state_value) != session.browser_state_hash:
+                        # The iframe asks by this value whether the session lives: keep them paired.
+                        await session_store.set_browser_state(conn, session.sid, state_value)
                     return response
+            if session is None and found is not None:
+                await provider.live_or_end(found)  # past a deadline the sweeper has not reached yet: end it
     except PageError as exc:
         return error_page(request, exc.title, exc.message)
     except RedirectError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from exeunt.storage import sessions as session_store
 from exeunt.web.provider import Provider
 
 
@@ -19,6 +20,22 @@ async def check_session_iframe(request: Request) -> Response:
         {},
         headers={"Content-Security-Policy": csp, "Cache-Control": "no-cache"},
     )
+
+
+async def live(request: Request) -> Response:
+    """``GET /session/check/live?bs=…``: whether the session this browser-state value was set for
+    still lives.  The iframe asks after its own check says "unchanged", so a session ended elsewhere
+    (another device, an operator, expiry) reads "changed" the next time an application polls.  The
+    value is 128 random bits known only to this browser's provider-origin pages."""
+    provider = Provider.of(request)
+    state = request.query_params.get("bs", "")
+    if not 0 < len(state) <= 64 or not state.isascii():
+        return JSONResponse({"live": False}, headers={"Cache-Control": "no-store"})
+    async with provider.db.read() as conn:
+        alive = await session_store.live_by_browser_state(
+            conn, state, provider.now(), provider.config.session_idle_timeout
+        )
+    return JSONResponse({"live": alive}, headers={"Cache-Control": "no-store"})
 
 
 async def client_origins(request: Request) -> Response:

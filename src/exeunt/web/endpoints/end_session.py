@@ -18,10 +18,11 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from exeunt.lifecycle import EndReason
 from exeunt.protocol.identifiers import is_random_id
 from exeunt.protocol.logout import LogoutRequest, refused, validate_logout_request
 from exeunt.protocol.urls import safe_origin
-from exeunt.signout import EndReason, sign_out
+from exeunt.signout import sign_out
 from exeunt.storage import sessions as session_store
 from exeunt.storage import signouts as signout_store
 from exeunt.storage.sessions import SessionRecord
@@ -161,7 +162,7 @@ async def _sign_out(provider: Provider, session: SessionRecord, req: LogoutReque
     ended = await sign_out(
         provider.runtime,
         session.sid,
-        EndReason.USER,
+        EndReason.RP_INITIATED if req.client_id else EndReason.USER,
         initiator=req.client_id,
         post_logout_redirect_uri=req.post_logout_redirect_uri,
         state=req.state,

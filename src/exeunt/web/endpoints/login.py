@@ -10,9 +10,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from exeunt import metrics
+from exeunt.lifecycle import EndReason
 from exeunt.protocol.authorization import PageError, RedirectError, validate
 from exeunt.security import dummy_password_hash, new_token, verify_password
-from exeunt.signout import EndReason, sign_out
+from exeunt.signout import sign_out
 from exeunt.storage import sessions as session_store
 from exeunt.storage import throttle as throttle_store
 from exeunt.storage import users as user_store
@@ -101,6 +102,8 @@ async def login_submit(request: Request) -> Response:
         )
     stored = user.password_hash if user else dummy_password_hash()
     ok = await asyncio.to_thread(verify_password, password, stored)
+    if user is not None and user.disabled_at is not None:
+        ok = False  # a disabled account signs in nowhere; it reads like any wrong password
     if user is None or not ok:
         log.info("sign-in failed")
         metrics.signins.labels("failure").inc()
@@ -124,7 +127,14 @@ async def login_submit(request: Request) -> Response:
     async with provider.db.write() as conn:
         await throttle_store.clear(conn, [key for key, limit in guesses if limit is not ADDRESS])
         session = await session_store.create(
-            conn, user_id=user.id, sub=user.sub, now=now, lifetime=provider.config.session_lifetime
+            conn,
+            user_id=user.id,
+            sub=user.sub,
+            now=now,
+            lifetime=provider.config.session_lifetime,
+            user_agent=request.headers.get("user-agent"),
+            ip=address_of(request),
+            browser_state=browser_state,
         )
         if req is not None:
             response = await issue_code(provider, conn, req, session, browser_state)

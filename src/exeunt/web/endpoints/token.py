@@ -148,7 +148,7 @@ async def _exchange(
                 return invalid_grant("code_verifier does not match code_challenge").json()
         elif verifier is not None:
             return invalid_grant("code_verifier sent, but the authorization request had no code_challenge").json()
-        session = await session_store.get_live(conn, record.sid, now)
+        session = await session_store.get_live(conn, record.sid, now, provider.config.session_idle_timeout)
         if session is None:
             return invalid_grant("the sign-in session has ended").json()
         access_token = new_token(32)
