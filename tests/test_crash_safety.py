@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import exeunt
+from tests.support.databases import PostgresTemplate
 from tests.support.flows import Browser, Rp, exchange, sign_out
 from tests.support.process import ExeuntProcess
 from tests.support.rp import RecordingRp
@@ -78,8 +79,12 @@ def test_sigkill_after_sign_out_loses_no_notification(database_url: str, tmp_pat
         browser.close()
 
 
-def test_sigterm_lets_a_worker_finish_briefly_then_release_its_leases(database_url: str, tmp_path: Path) -> None:
-    """Graceful shutdown: in-flight deliveries get a bounded grace period, unfinished rows go back."""
+def test_sigterm_lets_a_worker_finish_briefly_then_release_its_leases(
+    postgresql_template: PostgresTemplate, tmp_path: Path
+) -> None:
+    """Graceful shutdown: in-flight deliveries get a bounded grace period, unfinished rows go back.
+    (PostgreSQL only: a separate worker process is the scaled-out set-up; the grace is the same code.)"""
+    database_url = postgresql_template.fresh(tmp_path)
     import asyncio
     import time
 
@@ -133,3 +138,4 @@ def test_sigterm_lets_a_worker_finish_briefly_then_release_its_leases(database_u
         serve.terminate()
         rp.stop()
         browser.close()
+        postgresql_template.drop(database_url)

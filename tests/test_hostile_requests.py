@@ -23,7 +23,7 @@ import pytest
 from tests.support.flows import Browser, Rp, exchange
 from tests.support.idp import Idp
 
-REQUESTS = int(os.environ.get("EXEUNT_HOSTILE_REQUESTS", "1500"))
+REQUESTS = int(os.environ.get("EXEUNT_HOSTILE_REQUESTS", "1200"))
 REDIRECT = "http://localhost:5173/cb"
 
 HOSTILE = [

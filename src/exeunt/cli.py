@@ -183,10 +183,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_deliveries(args: argparse.Namespace) -> int:
     rows = _run(args, admin.list_deliveries, pending=args.pending, given_up=args.given_up, client_id=args.client)
-    print("id\tclient\tstate\tattempts\tcreated\tlast status/error\turi")
+    print("id\tclient\tstate\tattempts\tsession ended because\tcreated\tlast status/error\turi")
     for r in rows:
         last = r.last_error or (str(r.last_status) if r.last_status else "")
-        print(f"{r.id}\t{r.client_id}\t{r.state}\t{r.attempts}\t{r.created_at:%Y-%m-%d %H:%M:%S}\t{last}\t{r.uri}")
+        print(
+            f"{r.id}\t{r.client_id}\t{r.state}\t{r.attempts}\t{r.reason}\t{r.created_at:%Y-%m-%d %H:%M:%S}\t"
+            f"{last}\t{r.uri}"
+        )
     return 0
 
 

@@ -1,0 +1,205 @@
+"""Sessions that expire at once: how fast the sweeper ends them, how fast their applications are told,
+and what it costs the sign-in path meanwhile.
+
+N sessions (default 100,000), each with 3 back-channel clients, are written with one expiry time, on
+PostgreSQL, with `exeunt serve --no-worker` and 2 `exeunt worker` processes running.  Measured:
+  - sign-in flows (authorize -> token -> validated id_token, 8 concurrent) before the expiry: the baseline;
+  - from the expiry: the time until every session is ended (swept), the time until every logout token
+    is received (a fast receiver on loopback), tokens/s, and the sign-in flows measured meanwhile.
+The sweep must not slow sign-ins by more than 20 % (p50 and p99 compared with the baseline).
+
+Usage: .venv/bin/python bench/sweep.py [--sessions 100000] [--seconds 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+import jwt
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import PASSWORD, Process, exeunt, free_port, machine, pct
+from throughput import REDIRECT, SECRET, FlowClient, measure, run_async, signed_in_cookies
+
+ADMIN_DSN = os.environ.get("EXEUNT_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+CLIENTS = ("c0", "c1", "c2")
+CONCURRENCY = 8
+
+
+def seed_text(receiver_port: int) -> str:
+    lines = [
+        f'[[users]]\nusername = "alice"\npassword = "{PASSWORD}"\n',
+        f'[[clients]]\nclient_id = "bench"\nsecret = "{SECRET}"\nredirect_uris = ["{REDIRECT}"]\n',
+    ]
+    for name in CLIENTS:
+        lines.append(
+            f'[[clients]]\nclient_id = "{name}"\nsecret = "{SECRET}"\nredirect_uris = ["http://127.0.0.1:9/{name}"]\n'
+            f'backchannel_logout_uri = "http://127.0.0.1:{receiver_port}/ok/{name}"\n'
+            "backchannel_logout_session_required = true\n"
+        )
+    return "\n".join(lines)
+
+
+async def write_sessions(dsn: str, count: int, expires_at: datetime) -> None:
+    """``count`` live sessions of alice with c0..c2 taking part, all expiring at ``expires_at``."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        user_id, sub = await conn.fetchrow("SELECT id, sub FROM users WHERE username = 'alice'")
+        now = datetime.now(UTC).replace(tzinfo=None)
+        expires = expires_at.astimezone(UTC).replace(tzinfo=None)
+        for start in range(0, count, 5000):
+            sids = [uuid.uuid4().hex for _ in range(min(5000, count - start))]
+            await conn.copy_records_to_table(
+                "sso_sessions",
+                records=[(sid, user_id, sub, now, now, now, expires) for sid in sids],
+                columns=["sid", "user_id", "sub", "auth_time", "created_at", "last_active_at", "expires_at"],
+            )
+            await conn.copy_records_to_table(
+                "session_participation",
+                records=[(sid, client, now, now) for sid in sids for client in CLIENTS],
+                columns=["sid", "client_id", "first_code_at", "last_code_at"],
+            )
+    finally:
+        await conn.close()
+
+
+async def live_sessions(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM sso_sessions WHERE ended_at IS NULL"))
+    finally:
+        await conn.close()
+
+
+async def sign_ins(issuer: str, seconds: float, clients: list[FlowClient]) -> tuple[float, list[float]]:
+    count, latencies, elapsed = await measure(clients, CONCURRENCY, seconds)
+    return count / elapsed, latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=8.0, help="seconds of sign-in measurement per phase")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="exeunt-sweep-"))
+    name = f"exeunt_sweep_{uuid.uuid4().hex[:8]}"
+    base_dsn = ADMIN_DSN.rsplit("/", 1)[0]
+    run_async(_admin(f'CREATE DATABASE "{name}"'))
+    dsn = f"{base_dsn}/{name}"
+    url = dsn.replace("postgresql://", "postgresql+asyncpg://")
+    port, receiver_port = free_port(), free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    env = {
+        "EXEUNT_DATABASE_URL": url,
+        "EXEUNT_ISSUER": issuer,
+        "EXEUNT_LOG_LEVEL": "warning",
+        "EXEUNT_SESSION_SWEEP_INTERVAL": "1",
+    }
+    seed = work / "seed.toml"
+    seed.write_text(seed_text(receiver_port))
+    exeunt("migrate", env=env)
+    exeunt("seed", str(seed), env=env)
+    receiver = Process(
+        [
+            sys.executable,
+            str(Path(__file__).resolve().parents[1] / "tests" / "support" / "fast_receiver.py"),
+            "--port",
+            str(receiver_port),
+        ],
+        {},
+        work / "receiver.log",
+    )
+    provider = Process(
+        [sys.executable, "-m", "exeunt.cli", "serve", "--port", str(port), "--no-worker"], env, work / "serve.log"
+    )
+    workers = [
+        Process([sys.executable, "-m", "exeunt.cli", "worker"], env, work / f"worker{i}.log")
+        for i in range(args.workers)
+    ]
+    receiver_url = f"http://127.0.0.1:{receiver_port}"
+    try:
+        receiver.wait_http(receiver_url + "/stats")
+        provider.wait_http(issuer + "/healthz")
+        print(f"exeunt sweep benchmark on {machine()}")
+        print(
+            f"PostgreSQL, `serve --no-worker` + {args.workers} `exeunt worker`; {args.sessions} sessions x "
+            f"{len(CLIENTS)} back-channel clients expiring at once; sign-ins at {CONCURRENCY} concurrent\n"
+        )
+        key = jwt.PyJWK(httpx.get(issuer + "/jwks").json()["keys"][0])
+        clients = [FlowClient(issuer, issuer, signed_in_cookies(issuer, issuer), key) for _ in range(CONCURRENCY)]
+
+        async def phases() -> None:
+            await measure(clients, CONCURRENCY, 1.0)  # warm-up
+            base_rate, base = await sign_ins(issuer, args.seconds, clients)
+            print(
+                f"  sign-ins, no sweep:     {base_rate:6.0f} flows/s   p50 {pct(base, 0.5) * 1000:6.1f} ms   "
+                f"p99 {pct(base, 0.99) * 1000:6.1f} ms"
+            )
+            expires_at = datetime.now(UTC) + timedelta(seconds=max(30.0, args.sessions / 2000))
+            started = time.perf_counter()
+            await write_sessions(dsn, args.sessions, expires_at)
+            print(
+                f"  {args.sessions} sessions written in {time.perf_counter() - started:.1f} s; waiting for their expiry"
+            )
+            await asyncio.sleep(max(0.0, (expires_at - datetime.now(UTC)).total_seconds()))
+            t0 = time.monotonic()
+            during_rate, during = await sign_ins(issuer, args.seconds, clients)
+            swept_at = delivered_at = None
+            deadline = t0 + 3600
+            while time.monotonic() < deadline and (swept_at is None or delivered_at is None):
+                if swept_at is None and await live_sessions(dsn) == 0:
+                    swept_at = time.monotonic() - t0
+                got = httpx.get(receiver_url + "/stats", timeout=10).json()["count"]
+                if delivered_at is None and got >= args.sessions * len(CLIENTS):
+                    delivered_at = time.monotonic() - t0
+                await asyncio.sleep(0.5)
+            tokens = args.sessions * len(CLIENTS)
+            print(
+                f"  sign-ins, during sweep: {during_rate:6.0f} flows/s   p50 {pct(during, 0.5) * 1000:6.1f} ms   "
+                f"p99 {pct(during, 0.99) * 1000:6.1f} ms   (p50 {pct(during, 0.5) / pct(base, 0.5):.2f}x, "
+                f"p99 {pct(during, 0.99) / pct(base, 0.99):.2f}x the baseline)"
+            )
+            print(
+                f"  all {args.sessions} sessions ended {swept_at:.1f} s after their expiry "
+                f"({args.sessions / swept_at:.0f} sessions/s)"
+                if swept_at
+                else "  sweep did not finish"
+            )
+            print(
+                f"  all {tokens} logout tokens received {delivered_at:.1f} s after the expiry "
+                f"({tokens / delivered_at:.0f} tokens/s)"
+                if delivered_at
+                else "  delivery did not finish"
+            )
+            for client in clients:
+                await client.close()
+
+        run_async(phases())
+    finally:
+        for process in (*workers, provider, receiver):
+            process.stop()
+        run_async(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+if __name__ == "__main__":
+    main()
