@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from datetime import datetime
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from tests.support.cli import exeunt
@@ -139,3 +143,77 @@ def test_sigterm_lets_a_worker_finish_briefly_then_release_its_leases(
         rp.stop()
         browser.close()
         postgresql_template.drop(database_url)
+
+
+def test_a_worker_killed_mid_sweep_ends_nothing_twice_and_loses_nothing(
+    postgresql_template: PostgresTemplate, tmp_path: Path
+) -> None:
+    """3,000 sessions past their deadline; a worker sweeping them is SIGKILLed mid-sweep, a second one
+    finishes: every session ends exactly once (one sign-out record, one outbox row per client)."""
+    url = postgresql_template.fresh(tmp_path)
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    env = {"EXEUNT_DATABASE_URL": url, "EXEUNT_ISSUER": "http://127.0.0.1:9", "EXEUNT_SESSION_SWEEP_INTERVAL": "1"}
+    for name in ("c0", "c1"):
+        assert exeunt(
+            "clients", "add", name, "--redirect-uri", f"http://127.0.0.1:9/{name}",
+            "--backchannel-logout-uri", f"http://127.0.0.1:9/bc/{name}", cwd=tmp_path, env=env,
+        ).returncode == 0  # fmt: skip
+    exeunt("users", "add", "alice", "--password-stdin", cwd=tmp_path, env=env, stdin="correct horse battery\n")
+    count = 3000
+    asyncio.run(_overdue_sessions(dsn, count))
+    first = ExeuntProcess(["worker"], env, tmp_path, tmp_path / "first.log")
+    try:
+        wait_until(lambda: 0 < asyncio.run(_ended(dsn)) < count, timeout=30, interval=0.01, what="a sweep under way")
+    finally:
+        first.kill()
+    killed_at = asyncio.run(_ended(dsn))
+    second = ExeuntProcess(["worker"], env, tmp_path, tmp_path / "second.log")
+    try:
+        wait_until(lambda: asyncio.run(_ended(dsn)) == count, timeout=60, interval=0.2, what="the sweep to finish")
+    finally:
+        assert second.terminate() == 0
+    signouts, rows, reasons = asyncio.run(_records(dsn))
+    print(f"\n{killed_at} of {count} ended when the first worker was killed; the second ended the rest")
+    assert 0 < killed_at < count
+    assert signouts == {1} and rows == {2}  # per session: one sign-out, one row for each of c0 and c1
+    assert reasons == {"expired"}
+    postgresql_template.drop(url)
+
+
+async def _overdue_sessions(dsn: str, count: int) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        user_id, sub = await conn.fetchrow("SELECT id, sub FROM users WHERE username = 'alice'")
+        long_ago = datetime(2026, 1, 1)
+        sids = [uuid.uuid4().hex for _ in range(count)]
+        await conn.copy_records_to_table(
+            "sso_sessions",
+            records=[(sid, user_id, sub, long_ago, long_ago, long_ago, long_ago) for sid in sids],
+            columns=["sid", "user_id", "sub", "auth_time", "created_at", "last_active_at", "expires_at"],
+        )
+        await conn.copy_records_to_table(
+            "session_participation",
+            records=[(sid, c, long_ago, long_ago) for sid in sids for c in ("c0", "c1")],
+            columns=["sid", "client_id", "first_code_at", "last_code_at"],
+        )
+    finally:
+        await conn.close()
+
+
+async def _ended(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM sso_sessions WHERE ended_at IS NOT NULL"))
+    finally:
+        await conn.close()
+
+
+async def _records(dsn: str) -> tuple[set[int], set[int], set[str]]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        signouts = {r[0] for r in await conn.fetch("SELECT count(*) FROM signouts GROUP BY sid")}
+        rows = {r[0] for r in await conn.fetch("SELECT count(*) FROM backchannel_deliveries GROUP BY sid")}
+        reasons = {r[0] for r in await conn.fetch("SELECT DISTINCT ended_reason FROM sso_sessions")}
+        return signouts, rows, reasons
+    finally:
+        await conn.close()
