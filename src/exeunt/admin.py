@@ -21,7 +21,7 @@ from exeunt.security import hash_client_secret, hash_password, new_token, verify
 from exeunt.seed_file import SeedError, check_user_fields, read_seed
 from exeunt.signout import EndedSession, sign_out_many, sign_out_user
 from exeunt.storage import clients as client_store
-from exeunt.storage import heartbeats, outbox
+from exeunt.storage import grants, heartbeats, outbox
 from exeunt.storage import keys as key_store
 from exeunt.storage import sessions as session_store
 from exeunt.storage import users as user_store
@@ -382,3 +382,23 @@ async def set_password(runtime: Runtime, username: str, password: str, *, keep_s
     async with runtime.db.write() as conn:
         await user_store.set_password(conn, user.id, password_hash)
     return Ended(await sign_out_user(runtime, user.id, EndReason.PASSWORD_CHANGED, keep_sid=keep_sid))
+
+
+# -- tokens -----------------------------------------------------------------------------
+async def token_counts(
+    db: Database, *, now: datetime, username: str | None = None, client_id: str | None = None
+) -> list[grants.TokenCounts]:
+    """Live tokens per client, counted (never shown)."""
+    async with db.read() as conn:
+        user_id = (await _user(conn, username)).id if username else None
+        return await grants.counts(conn, now=now, user_id=user_id, client_id=client_id)
+
+
+async def revoke_tokens(db: Database, username: str, *, client_id: str | None, now: datetime) -> tuple[int, int]:
+    """Revoke a user's refresh-token grants (offline ones too) and access tokens, of one client or all.
+    Returns (grants, access tokens) revoked.  Sessions stay; `exeunt sessions end` ends those."""
+    async with db.write() as conn:
+        user = await _user(conn, username)
+        families = await grants.revoke_refresh_of_user(conn, user.id, now, client_id=client_id)
+        access = await grants.revoke_access_tokens_of_user(conn, user.id, now, client_id=client_id)
+    return families, access

@@ -305,6 +305,24 @@ def cmd_users_set_password(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- tokens --------------------------------------------------------------------------
+def cmd_tokens_list(args: argparse.Namespace) -> int:
+    rows = _run(args, admin.token_counts, now=SYSTEM.now(), username=args.user, client_id=args.client)
+    if not rows:
+        print("no live tokens")
+        return 0
+    print("client\taccess tokens\trefresh-token grants\tof them offline")
+    for r in rows:
+        print(f"{r.client_id}\t{r.access_tokens}\t{r.refresh_families}\t{r.offline_families}")
+    return 0
+
+
+def cmd_tokens_revoke(args: argparse.Namespace) -> int:
+    families, access = _run(args, admin.revoke_tokens, args.user, client_id=args.client, now=SYSTEM.now())
+    print(f"{families} refresh-token grants and {access} access tokens of {args.user} revoked")
+    return 0
+
+
 # -- sessions ------------------------------------------------------------------------
 def cmd_sessions_list(args: argparse.Namespace) -> int:
     views = _run(
@@ -373,6 +391,9 @@ def cmd_clients_add(args: argparse.Namespace) -> int:
         backchannel_logout_uri=args.backchannel_logout_uri,
         backchannel_logout_session_required=args.backchannel_logout_session_required,
         id_token_signed_response_alg=args.id_token_signed_response_alg,
+        grant_types=["authorization_code", *(args.grant_type or [])],
+        allow_offline_access=args.allow_offline_access,
+        rotate_refresh_tokens=not args.no_refresh_token_rotation,
     )
     chosen = sys.stdin.readline().rstrip("\r\n") if args.secret_stdin else None
     secret = _run(args, admin.add_client, client, chosen, now=SYSTEM.now())
@@ -469,6 +490,18 @@ def parser() -> argparse.ArgumentParser:
     setpw.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     setpw.set_defaults(func=cmd_users_set_password)
 
+    tokens = sub.add_parser("tokens", help="access and refresh tokens: counts, revocation").add_subparsers(
+        dest="tokens_command", required=True
+    )
+    tlist = tokens.add_parser("list", help="live tokens per client (counts, never values)")
+    tlist.add_argument("--user", metavar="USERNAME")
+    tlist.add_argument("--client", metavar="CLIENT_ID")
+    tlist.set_defaults(func=cmd_tokens_list)
+    trevoke = tokens.add_parser("revoke", help="revoke a user's refresh-token grants and access tokens")
+    trevoke.add_argument("--user", metavar="USERNAME", required=True)
+    trevoke.add_argument("--client", metavar="CLIENT_ID", help="only this client's")
+    trevoke.set_defaults(func=cmd_tokens_revoke)
+
     sessions = sub.add_parser("sessions", help="single-sign-on sessions: list, show, end").add_subparsers(
         dest="sessions_command", required=True
     )
@@ -497,6 +530,22 @@ def parser() -> argparse.ArgumentParser:
     cadd.add_argument("--backchannel-logout-uri", metavar="URI")
     cadd.add_argument("--backchannel-logout-session-required", action="store_true")
     cadd.add_argument("--id-token-signed-response-alg", choices=["RS256", "ES256"])
+    cadd.add_argument(
+        "--grant-type",
+        action="append",
+        choices=["refresh_token"],
+        help="an extra grant type: refresh_token (authorization_code is always on)",
+    )
+    cadd.add_argument(
+        "--allow-offline-access",
+        action="store_true",
+        help="may ask for offline_access: refresh tokens that outlive the browser's sign-out",
+    )
+    cadd.add_argument(
+        "--no-refresh-token-rotation",
+        action="store_true",
+        help="confidential clients only: keep one refresh token instead of a new one on every use",
+    )
     cadd.add_argument("--name")
     cadd.add_argument("--secret-stdin", action="store_true", help="read a chosen secret (32+ characters) from stdin")
     cadd.set_defaults(func=cmd_clients_add)

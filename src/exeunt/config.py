@@ -224,6 +224,28 @@ SETTINGS: tuple[Setting, ...] = (
         "EXEUNT_ACCESS_TOKEN_LIFETIME", "access_token_lifetime", 3600, whole(30), "Seconds an access token is valid."
     ),
     Setting(
+        "EXEUNT_REFRESH_TOKEN_LIFETIME",
+        "refresh_token_lifetime",
+        2592000,
+        whole(60, 366 * 86400),
+        "Seconds a refresh-token grant lasts in all (rotation keeps this end), 30 days by default.",
+    ),
+    Setting(
+        "EXEUNT_REFRESH_TOKEN_IDLE",
+        "refresh_token_idle",
+        604800,
+        whole(60, 366 * 86400),
+        "Seconds a refresh token may go unused before it expires, 7 days by default.",
+    ),
+    Setting(
+        "EXEUNT_REFRESH_TOKEN_REUSE_GRACE",
+        "refresh_token_reuse_grace",
+        10,
+        whole(0, 300),
+        "Seconds after a rotation in which presenting the old refresh token again is a race (invalid_grant), "
+        "not theft (which revokes the whole grant).",
+    ),
+    Setting(
         "EXEUNT_CODE_LIFETIME",
         "code_lifetime",
         60,
@@ -433,6 +455,9 @@ class Config:
     id_token_lifetime: int
     access_token_lifetime: int
     code_lifetime: int
+    refresh_token_lifetime: int
+    refresh_token_idle: int
+    refresh_token_reuse_grace: int
     logout_skip_confirmation: bool
     logout_wait: float
     backchannel_timeout: float

@@ -30,6 +30,9 @@ CLIENT_KEYS = (
     "backchannel_logout_session_required",
     "token_endpoint_auth_method",
     "id_token_signed_response_alg",
+    "grant_types",
+    "allow_offline_access",
+    "rotate_refresh_tokens",
 )
 MAX_USERNAME = 200
 MAX_PASSWORD = 1024
@@ -97,8 +100,8 @@ class _Entry:
             raise self.fail(key, f"must be a quoted string (got {_kind(value)})")
         return value
 
-    def flag(self, key: str) -> bool:
-        value = self.data.get(key, False)
+    def flag(self, key: str, *, default: bool = False) -> bool:
+        value = self.data.get(key, default)
         if not isinstance(value, bool):
             raise self.fail(key, f"must be true or false without quotes (got {_kind(value)})")
         return value
@@ -221,6 +224,9 @@ def _client(entry: _Entry) -> SeedClient:
             backchannel_logout_uri=entry.text("backchannel_logout_uri"),
             backchannel_logout_session_required=entry.flag("backchannel_logout_session_required"),
             id_token_signed_response_alg=entry.text("id_token_signed_response_alg"),
+            grant_types=["authorization_code", *entry.texts("grant_types")],
+            allow_offline_access=entry.flag("allow_offline_access"),
+            rotate_refresh_tokens=entry.flag("rotate_refresh_tokens", default=True),
         )
     except RegistrationError as exc:
         raise entry.fail(None, str(exc)) from None

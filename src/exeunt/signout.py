@@ -29,6 +29,9 @@ from exeunt.storage.signouts import Participant, SignoutRecord
 __all__ = ["EndReason", "EndedSession", "end_overdue", "sign_out", "sign_out_many", "sign_out_user"]
 log = logging.getLogger("exeunt.signout")
 SIGNOUT_PAGE_LIFETIME = timedelta(minutes=15)
+ENDS_OFFLINE_TOKENS = frozenset(
+    {EndReason.OTHER_DEVICE, EndReason.ADMIN, EndReason.PASSWORD_CHANGED, EndReason.USER_REMOVED}
+)
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,12 @@ async def sign_out_user(
     """End every live session of a user (but ``keep_sid``, the browser asking), in one transaction."""
 
     async def endings(conn: Connection) -> list[_Ending]:
-        live = await session_store.of_user(conn, user_id, live_at=runtime.clock.now())
+        now = runtime.clock.now()
+        if reason in ENDS_OFFLINE_TOKENS:
+            # Offline refresh tokens outlive the browser's sign-out, not these: every grant of the user
+            # but the asking browser's session-bound ones ends (sessions that ended earlier included).
+            await grants.revoke_refresh_of_user(conn, user_id, now, except_sid=keep_sid)
+        live = await session_store.of_user(conn, user_id, live_at=now)
         return [_Ending(s.sid, reason) for s in live if s.sid != keep_sid]
 
     return await _end_all(runtime, endings)
@@ -122,6 +130,9 @@ async def _end(conn: Connection, ending: _Ending, *, issuer: str, now: datetime)
     if session is None:
         return None
     await grants.revoke_tokens_of_session(conn, sid, now)
+    # BCL §2.7: refresh tokens without offline_access end with the session; offline ones too when
+    # the person or an operator ends this device's access, not when the browser merely signs out.
+    await grants.revoke_refresh_of_session(conn, sid, now, offline_too=ending.reason in ENDS_OFFLINE_TOKENS)
     # The initiating client first: the browser waits for its delivery before the redirect.
     clients = sorted(await session_store.participants(conn, sid), key=lambda c: c.client_id != initiator)
     signout = SignoutRecord(

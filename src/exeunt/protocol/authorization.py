@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from exeunt.protocol.clients import ClientLookup, ClientRecord
 from exeunt.protocol.identifiers import is_client_id
 from exeunt.protocol.numbers import parse_non_negative
+from exeunt.protocol.scopes import granted_scope
 
 MAX_PARAM_LENGTH = 2048
 MAX_AGE_LIMIT = 10 * 365 * 86400  # a max_age beyond ten years means "any sign-in"
@@ -215,7 +216,7 @@ async def validate(params: dict[str, str], lookup: ClientLookup) -> AuthRequest:
         except _Refused as refused:
             echoed = state if refused.echo_state else None
             raise RedirectError(client, redirect_uri, echoed, refused.error, refused.description) from None
-    scopes = params.get("scope", "").split()
+    scopes = granted_scope(params.get("scope", "").split(), offline_allowed=client.allow_offline_access)
     return AuthRequest(
         client=client,
         redirect_uri=redirect_uri,

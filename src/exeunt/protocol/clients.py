@@ -21,6 +21,13 @@ class ClientRecord:
     backchannel_logout_session_required: bool = False
     id_token_signed_response_alg: str | None = None
     secret_hash: str | None = field(default=None, repr=False)
+    grant_types: list[str] = field(default_factory=lambda: ["authorization_code"])
+    allow_offline_access: bool = False  # may get offline_access refresh tokens (first-party: no consent page)
+    rotate_refresh_tokens: bool = True  # public clients always rotate
+
+    @property
+    def gets_refresh_tokens(self) -> bool:
+        return "refresh_token" in self.grant_types
 
     @property
     def is_public(self) -> bool:

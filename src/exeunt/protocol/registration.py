@@ -16,6 +16,7 @@ MIN_CLIENT_SECRET_LENGTH = 32
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 MAX_URIS = 50
+GRANT_TYPES = ("authorization_code", "refresh_token")
 MAX_NAME_LENGTH = 200
 
 
@@ -43,6 +44,9 @@ def build_client(
     backchannel_logout_session_required: bool = False,
     id_token_signed_response_alg: str | None = None,
     secret_hash: str | None = None,
+    grant_types: Iterable[str] = ("authorization_code",),
+    allow_offline_access: bool = False,
+    rotate_refresh_tokens: bool = True,
 ) -> ClientRecord:
     if not is_client_id(client_id):
         raise RegistrationError("client_id must be 1 to 200 printable ASCII characters without spaces")
@@ -83,6 +87,13 @@ def build_client(
         )
     if id_token_signed_response_alg not in (None, "RS256", "ES256"):
         raise RegistrationError("id_token_signed_response_alg must be RS256 or ES256")
+    grants = list(dict.fromkeys(grant_types))
+    if not set(grants) <= set(GRANT_TYPES) or "authorization_code" not in grants:
+        raise RegistrationError("grant_types must include authorization_code and may add refresh_token (RFC 7591 §2)")
+    if allow_offline_access and "refresh_token" not in grants:
+        raise RegistrationError("allow_offline_access needs the refresh_token grant type")
+    if public and not rotate_refresh_tokens:
+        raise RegistrationError("public clients always rotate refresh tokens (RFC 9700 §4.14.2)")
     return ClientRecord(
         client_id=client_id,
         name=name or client_id,
@@ -95,6 +106,9 @@ def build_client(
         backchannel_logout_session_required=backchannel_logout_session_required,
         id_token_signed_response_alg=id_token_signed_response_alg,
         secret_hash=None if public else secret_hash,
+        grant_types=grants,
+        allow_offline_access=allow_offline_access,
+        rotate_refresh_tokens=rotate_refresh_tokens,
     )
 
 

@@ -20,6 +20,7 @@ def record_of(row: object) -> ClientRecord:
     m.pop("created_at")
     m["redirect_uris"] = list(m["redirect_uris"])
     m["post_logout_redirect_uris"] = list(m["post_logout_redirect_uris"])
+    m["grant_types"] = list(m["grant_types"] or ["authorization_code"])
     return ClientRecord(**m)
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from exeunt.storage.models import AccessToken, AuthorizationCode, UTCDateTime, table_of
+from exeunt.storage.models import AccessToken, AuthorizationCode, RefreshToken, UTCDateTime, table_of
 
 codes = table_of(AuthorizationCode)
 tokens = table_of(AccessToken)
+refresh = table_of(RefreshToken)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,25 @@ class AccessTokenRecord:
     code_hash: str
     expires_at: datetime
     revoked_at: datetime | None
+    family_id: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RefreshTokenRecord:
+    token_hash: str
+    family_id: str
+    client_id: str
+    sid: str
+    user_id: int
+    scope: str
+    offline: bool
+    auth_time: datetime
+    created_at: datetime
+    expires_at: datetime
+    family_expires_at: datetime
+    rotated_at: datetime | None = None
+    revoked_at: datetime | None = None
 
 
 # Statements on the sign-in path are built once: building them per call costs more than running them.
@@ -96,7 +116,131 @@ async def revoke_tokens_of_session(conn: AsyncConnection, sid: str, now: datetim
 
 
 async def purge_expired(conn: AsyncConnection, before: datetime) -> int:
-    """Delete codes and access tokens that expired before ``before``; returns how many."""
+    """Delete codes, access and refresh tokens that expired before ``before``; returns how many."""
     removed = (await conn.execute(delete(codes).where(codes.c.expires_at < before))).rowcount
     removed += (await conn.execute(delete(tokens).where(tokens.c.expires_at < before))).rowcount
+    removed += (await conn.execute(delete(refresh).where(refresh.c.expires_at < before))).rowcount
     return removed
+
+
+async def revoke_access_token(conn: AsyncConnection, token_hash: str, now: datetime) -> None:
+    await conn.execute(
+        update(tokens).where(tokens.c.token_hash == token_hash, tokens.c.revoked_at.is_(None)).values(revoked_at=now)
+    )
+
+
+async def family_is_offline(conn: AsyncConnection, family_id: str) -> bool:
+    row = (await conn.execute(select(refresh.c.offline).where(refresh.c.family_id == family_id).limit(1))).first()
+    return bool(row and row.offline)
+
+
+# -- refresh tokens -------------------------------------------------------------------------
+async def add_refresh_token(conn: AsyncConnection, record: RefreshTokenRecord) -> None:
+    await conn.execute(insert(refresh), [record.__dict__])
+
+
+async def get_refresh_token(conn: AsyncConnection, token_hash: str) -> RefreshTokenRecord | None:
+    row = (await conn.execute(select(refresh).where(refresh.c.token_hash == token_hash))).first()
+    return RefreshTokenRecord(**row._mapping) if row else None
+
+
+async def rotate_refresh_token(conn: AsyncConnection, token_hash: str, now: datetime) -> bool:
+    """Mark a refresh token used.  True for exactly one caller: two racing uses are decided here."""
+    result = await conn.execute(
+        update(refresh)
+        .where(refresh.c.token_hash == token_hash, refresh.c.rotated_at.is_(None), refresh.c.revoked_at.is_(None))
+        .values(rotated_at=now)
+    )
+    return result.rowcount == 1
+
+
+async def touch_refresh_token(conn: AsyncConnection, token_hash: str, expires_at: datetime) -> None:
+    """A non-rotating refresh token was used: its idle deadline moves."""
+    await conn.execute(update(refresh).where(refresh.c.token_hash == token_hash).values(expires_at=expires_at))
+
+
+async def revoke_family(conn: AsyncConnection, family_id: str, now: datetime) -> int:
+    """Revoke every refresh token of the family and every access token it produced."""
+    count = (
+        await conn.execute(
+            update(refresh)
+            .where(refresh.c.family_id == family_id, refresh.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+    ).rowcount
+    await conn.execute(
+        update(tokens).where(tokens.c.family_id == family_id, tokens.c.revoked_at.is_(None)).values(revoked_at=now)
+    )
+    return count
+
+
+async def revoke_refresh_of_session(conn: AsyncConnection, sid: str, now: datetime, *, offline_too: bool) -> int:
+    """BCL §2.7: a session's refresh tokens without offline_access end with it; with it, only when asked."""
+    query = update(refresh).where(refresh.c.sid == sid, refresh.c.revoked_at.is_(None))
+    if not offline_too:
+        query = query.where(refresh.c.offline.is_(False))
+    return (await conn.execute(query.values(revoked_at=now))).rowcount
+
+
+async def revoke_refresh_of_user(
+    conn: AsyncConnection,
+    user_id: int,
+    now: datetime,
+    *,
+    client_id: str | None = None,
+    except_sid: str | None = None,
+) -> int:
+    """Every refresh-token grant of a user (of one client; but those of session ``except_sid``),
+    offline ones included, and the access tokens they produced.  Returns the grants revoked."""
+    query = select(refresh.c.family_id).where(refresh.c.user_id == user_id, refresh.c.revoked_at.is_(None))
+    if client_id is not None:
+        query = query.where(refresh.c.client_id == client_id)
+    if except_sid is not None:
+        query = query.where(refresh.c.sid != except_sid)
+    families = {r.family_id for r in await conn.execute(query)}
+    for family in families:
+        await revoke_family(conn, family, now)
+    return len(families)
+
+
+async def revoke_access_tokens_of_user(
+    conn: AsyncConnection, user_id: int, now: datetime, *, client_id: str | None = None
+) -> int:
+    query = update(tokens).where(tokens.c.user_id == user_id, tokens.c.revoked_at.is_(None))
+    if client_id is not None:
+        query = query.where(tokens.c.client_id == client_id)
+    return (await conn.execute(query.values(revoked_at=now))).rowcount
+
+
+@dataclass(frozen=True)
+class TokenCounts:
+    client_id: str
+    access_tokens: int
+    refresh_families: int
+    offline_families: int
+
+
+async def counts(
+    conn: AsyncConnection, *, now: datetime, user_id: int | None = None, client_id: str | None = None
+) -> list[TokenCounts]:
+    """Live tokens per client (never their values): access tokens, refresh-token grants, offline ones."""
+    live_access = select(tokens.c.client_id, func.count()).where(
+        tokens.c.revoked_at.is_(None), tokens.c.expires_at > now
+    )
+    live_refresh = select(refresh.c.client_id, refresh.c.offline, func.count(func.distinct(refresh.c.family_id))).where(
+        refresh.c.revoked_at.is_(None), refresh.c.rotated_at.is_(None), refresh.c.expires_at > now
+    )
+    if user_id is not None:
+        live_access = live_access.where(tokens.c.user_id == user_id)
+        live_refresh = live_refresh.where(refresh.c.user_id == user_id)
+    if client_id is not None:
+        live_access = live_access.where(tokens.c.client_id == client_id)
+        live_refresh = live_refresh.where(refresh.c.client_id == client_id)
+    access: dict[str, int] = {cid: n for cid, n in await conn.execute(live_access.group_by(tokens.c.client_id))}
+    families: dict[str, list[int]] = {}
+    for cid, offline, n in await conn.execute(live_refresh.group_by(refresh.c.client_id, refresh.c.offline)):
+        families.setdefault(cid, [0, 0])[1 if offline else 0] += n
+    return [
+        TokenCounts(cid, int(access.get(cid, 0)), sum(families.get(cid, [0, 0])), families.get(cid, [0, 0])[1])
+        for cid in sorted(set(access) | set(families))
+    ]

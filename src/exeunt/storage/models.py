@@ -18,6 +18,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
 )
+from sqlalchemy import false as sa_false
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -77,6 +79,9 @@ class Client(Base):
     backchannel_logout_session_required: Mapped[bool] = mapped_column(Boolean)
     id_token_signed_response_alg: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    grant_types: Mapped[list[str] | None] = mapped_column(JSON)  # None: authorization_code only
+    allow_offline_access: Mapped[bool] = mapped_column(Boolean, server_default=sa_false())
+    rotate_refresh_tokens: Mapped[bool] = mapped_column(Boolean, server_default=sa_true())
 
 
 class SsoSession(Base):
@@ -137,6 +142,29 @@ class AccessToken(Base):
     scope: Mapped[str] = mapped_column(Text)
     code_hash: Mapped[str] = mapped_column(String(64), index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    family_id: Mapped[str | None] = mapped_column(String(64), index=True)  # the refresh-token family it came from
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RefreshToken(Base):
+    """A refresh token (hash).  Tokens of one grant form a family: each use rotates to a new member;
+    presenting a rotated one again revokes the family (RFC 9700 §4.14.2)."""
+
+    __tablename__ = "refresh_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    family_id: Mapped[str] = mapped_column(String(64), index=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
+    sid: Mapped[str] = mapped_column(String(64), index=True)  # the SSO session it was issued in
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    scope: Mapped[str] = mapped_column(Text)
+    offline: Mapped[bool] = mapped_column(Boolean)  # offline_access: outlives the browser's sign-out
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # idle limit, within the family's
+    family_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())  # absolute limit of the grant
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 

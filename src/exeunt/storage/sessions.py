@@ -19,6 +19,7 @@ from exeunt.storage.clients import clients, record_of
 from exeunt.storage.models import SessionParticipation, SsoSession, UTCDateTime, table_of
 
 sso_sessions = table_of(SsoSession)
+ACTIVITY_GRANULARITY = timedelta(minutes=1)  # last_active_at is not rewritten more often than this
 participation = table_of(SessionParticipation)
 
 
@@ -139,6 +140,15 @@ async def record_participation(
     await conn.execute(_upsert_participation(conn.dialect.name), {"b_sid": sid, "b_client_id": client_id, "now": now})
     if touch_session:
         await conn.execute(_TOUCH, {"b_sid": sid, "now": now})
+
+
+async def touch(conn: AsyncConnection, sid: str, now: datetime) -> None:
+    """Activity in session ``sid`` (a token refresh): ``last_active_at`` moves, at most once a minute."""
+    await conn.execute(
+        update(sso_sessions)
+        .where(sso_sessions.c.sid == sid, sso_sessions.c.last_active_at < now - ACTIVITY_GRANULARITY)
+        .values(last_active_at=now)
+    )
 
 
 async def participants(conn: AsyncConnection, sid: str) -> list[ClientRecord]:

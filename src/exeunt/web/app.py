@@ -32,8 +32,10 @@ from exeunt.web.endpoints import (
     discovery,
     end_session,
     home,
+    introspection,
     login,
     ops,
+    revocation,
     signout_status,
     token,
     userinfo,
@@ -49,6 +51,8 @@ API_PATHS = {
     PATHS["token_endpoint"],
     PATHS["userinfo_endpoint"],
     PATHS["jwks_uri"],
+    PATHS["revocation_endpoint"],
+    PATHS["introspection_endpoint"],
     "/.well-known/openid-configuration",
     "/session/check/live",
 }
@@ -81,6 +85,8 @@ def routes() -> list[Route | Mount]:
         Route("/login", login.login_submit, methods=["POST"]),  # protocol/authorization.py again
         Route(PATHS["token_endpoint"], token.token, methods=["GET", "POST"]),  # RFC 6749 §4.1.3, RFC 7636
         Route(PATHS["userinfo_endpoint"], userinfo.userinfo, methods=["GET", "POST"]),  # Core §5.3, RFC 6750
+        Route(PATHS["revocation_endpoint"], revocation.revoke, methods=["GET", "POST"]),  # RFC 7009
+        Route(PATHS["introspection_endpoint"], introspection.introspect, methods=["GET", "POST"]),  # RFC 7662
         # RIL §2-4: protocol/logout.py (validate_logout_request); the sign-out itself: signout.py
         Route(PATHS["end_session_endpoint"], end_session.end_session_endpoint, methods=["GET", "POST"]),
         Route("/logout/confirm", end_session.confirm, methods=["POST"]),
@@ -182,7 +188,7 @@ def create_app(
             Middleware(
                 Cors,
                 public_paths={"/.well-known/openid-configuration", PATHS["jwks_uri"]},
-                client_paths={PATHS["token_endpoint"], PATHS["userinfo_endpoint"]},
+                client_paths={PATHS["token_endpoint"], PATHS["userinfo_endpoint"], PATHS["revocation_endpoint"]},
                 allowed=cors_allowed,
             ),
             Middleware(LastResort, is_api=is_api, unavailable=is_unavailable, on_unavailable=database_trouble),

@@ -10,7 +10,8 @@ from starlette.responses import JSONResponse
 from exeunt.config import Config
 from exeunt.web.provider import Provider
 
-SCOPES = ["openid", "profile", "email"]
+SCOPES = ["openid", "profile", "email", "offline_access"]
+AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 CLAIMS = [
     "sub",
     "iss",
@@ -35,6 +36,8 @@ PATHS = {
     "jwks_uri": "/jwks",
     "end_session_endpoint": "/logout",
     "check_session_iframe": "/session/check",
+    "revocation_endpoint": "/revoke",
+    "introspection_endpoint": "/introspect",
 }
 
 
@@ -45,12 +48,14 @@ def metadata(config: Config, algorithms: list[str]) -> dict[str, Any]:
         **urls,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algorithms,
         "scopes_supported": SCOPES,
         "claims_supported": CLAIMS,
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "claims_parameter_supported": False,

@@ -1,0 +1,168 @@
+"""Refresh-token grants per second: each client holds its own grant and refreshes it again and again
+(rotation on every use: a new refresh token, access token and id_token each time), sequentially and
+32 at once, on SQLite (one process) and PostgreSQL (one process), with the provider's CPU per refresh.
+
+Usage: .venv/bin/python bench/refresh.py [--seconds 8] [--pg-url postgresql+asyncpg://...|'']
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import asyncpg
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import PASSWORD, BrowserSession, Process, cpu_seconds, exeunt, free_port, machine, pct
+from throughput import REDIRECT, SECRET, run_async
+
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+class RefreshClient:
+    """One grant, refreshed over one keep-alive connection with a raw HTTP/1.1 client (cheap on the CPU
+    the provider shares)."""
+
+    def __init__(self, base: str, refresh_token: str) -> None:
+        parts = urlsplit(base)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.token = refresh_token
+        self.basic = "Basic " + base64.b64encode(f"bench:{SECRET}".encode()).decode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def refresh(self) -> float:
+        started = time.perf_counter()
+        form = urlencode({"grant_type": "refresh_token", "refresh_token": self.token}).encode()
+        head = (
+            f"POST /token HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: {self.basic}\r\n"
+            f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(form)}\r\n\r\n"
+        ).encode()
+        for attempt in range(2):
+            if self.writer is None:
+                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            assert self.reader is not None
+            self.writer.write(head + form)
+            try:
+                raw = await self.reader.readuntil(b"\r\n\r\n")
+                break
+            except (asyncio.IncompleteReadError, ConnectionError):
+                self.writer.close()
+                self.writer = None
+                if attempt:
+                    raise
+        lines = raw.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        length = next(
+            int(v) for k, _, v in (line.partition(":") for line in lines[1:]) if k.lower() == "content-length"
+        )
+        body = json.loads(await self.reader.readexactly(length))
+        assert status == 200, body
+        self.token = body["refresh_token"]
+        return time.perf_counter() - started
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def first_refresh_token(base: str) -> str:
+    browser = BrowserSession(base)
+    code = browser.sign_in("bench", REDIRECT)
+    browser.close()
+    answer = httpx.post(
+        base + "/token",
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
+        auth=("bench", SECRET),
+    )
+    return str(answer.json()["refresh_token"])
+
+
+async def measure(clients: list[RefreshClient], concurrency: int, seconds: float) -> tuple[int, list[float], float]:
+    latencies: list[float] = []
+    stop_at = time.perf_counter() + seconds
+
+    async def run(client: RefreshClient) -> None:
+        while time.perf_counter() < stop_at:
+            latencies.append(await client.refresh())
+
+    started = time.perf_counter()
+    await asyncio.gather(*(run(c) for c in clients[:concurrency]))
+    return len(latencies), latencies, time.perf_counter() - started
+
+
+async def run_configuration(base: str, seconds: float, pid: int) -> list[str]:
+    clients = [RefreshClient(base, first_refresh_token(base)) for _ in range(32)]
+    lines = []
+    try:
+        await measure(clients, 32, 1.0)  # warm-up
+        for concurrency in (1, 32):
+            cpu_before = cpu_seconds(pid)
+            count, latencies, elapsed = await measure(clients, concurrency, seconds)
+            cpu = (cpu_seconds(pid) - cpu_before) / elapsed
+            rate = count / elapsed
+            lines.append(
+                f"    {concurrency:>2} concurrent: {rate:7.0f} refreshes/s   "
+                f"p50 {pct(latencies, 0.5) * 1000:6.1f} ms   "
+                f"p99 {pct(latencies, 0.99) * 1000:6.1f} ms   provider {cpu:.2f} cores, "
+                f"{cpu / rate * 1000:.1f} ms CPU per refresh"
+            )
+    finally:
+        for client in clients:
+            await client.close()
+    return lines
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--pg", action=argparse.BooleanOptionalAction, default=True, help="also on PostgreSQL")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="exeunt-refresh-"))
+    print(f"exeunt refresh-token grants on {machine()}\nwork folder (logs): {work}\n")
+    seed = work / "seed.toml"
+    seed.write_text(
+        f'[[users]]\nusername = "alice"\npassword = "{PASSWORD}"\n\n[[clients]]\nclient_id = "bench"\n'
+        f'secret = "{SECRET}"\nredirect_uris = ["{REDIRECT}"]\ngrant_types = ["refresh_token"]\n'
+    )
+    configurations = [("SQLite, 1 process", f"sqlite+aiosqlite:///{work / 'bench.db'}", None)]
+    if args.pg:
+        name = f"exeunt_refresh_{uuid.uuid4().hex[:8]}"
+        run_async(_admin(f'CREATE DATABASE "{name}"'))
+        configurations.append(("PostgreSQL, 1 process", f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}", name))
+    for title, url, database in configurations:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = {"EXEUNT_DATABASE_URL": url, "EXEUNT_ISSUER": base, "EXEUNT_LOG_LEVEL": "warning"}
+        exeunt("migrate", env=env)
+        exeunt("seed", str(seed), env=env)
+        server = Process([sys.executable, "-m", "exeunt.cli", "serve", "--port", str(port)], env, work / "serve.log")
+        try:
+            server.wait_http(base + "/healthz")
+            lines = run_async(run_configuration(base, args.seconds, server.proc.pid))
+            print(f"{title}:\n" + "\n".join(lines) + "\n")
+        finally:
+            server.stop()
+            if database:
+                run_async(_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+
+
+if __name__ == "__main__":
+    main()
