@@ -152,11 +152,11 @@ def test_seed_file_is_idempotent(tmp_path: Path) -> None:
         'backchannel_logout_uri = "http://localhost:3000/bc"\nbackchannel_logout_session_required = true\n'
     )
     first = exeunt("seed", str(seed), cwd=tmp_path)
-    assert first.returncode == 0 and "1 users and 1 clients written" in first.stdout, first.stderr
+    assert first.returncode == 0 and "1 user and 1 client written" in first.stdout, first.stderr
     second = exeunt("seed", str(seed), cwd=tmp_path)
     assert "0 users and 0 clients written" in second.stdout
     seed.write_text(seed.read_text().replace('name = "Notes"', 'name = "Notes 2"'))
-    assert "0 users and 1 clients written" in exeunt("seed", str(seed), cwd=tmp_path).stdout
+    assert "0 users and 1 client written" in exeunt("seed", str(seed), cwd=tmp_path).stdout
 
 
 def test_migrate_then_schema_check(tmp_path: Path) -> None:

@@ -40,9 +40,18 @@ def test_dockerfile_passes_hadolint() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def compose_command() -> list[str]:
+    """The README's `docker compose` (v2) where the machine has it, else Debian's `docker-compose` (v1):
+    the compose file is written for both."""
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True, timeout=30).returncode == 0:
+        return [docker, "compose"]
+    return [tool("docker-compose")]
+
+
 def compose_config() -> dict:  # type: ignore[type-arg]
     result = subprocess.run(
-        [tool("docker-compose"), "--env-file", ".env.example", "config"],
+        [*compose_command(), "--env-file", ".env.example", "config"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -59,6 +68,9 @@ def test_compose_file_validates_with_the_documented_env_file() -> None:
     assert services["idp"]["command"][:2] == ["exeunt", "serve"] and "--no-worker" in services["idp"]["command"]
     assert services["worker"]["command"] == ["exeunt", "worker"]
     assert "pgdata" in compose_config()["volumes"]
+    # With X-Forwarded-* trusted from anywhere, the port must not be reachable from anywhere but this host.
+    [port] = services["idp"]["ports"]  # v1 prints "127.0.0.1:8000:8000/tcp", v2 a mapping
+    assert (port.get("host_ip") if isinstance(port, dict) else port.split(":")[0]) == "127.0.0.1", port
     for name in ("migrate", "idp", "worker"):  # configuration by environment variables only
         assert all(k.startswith("EXEUNT_") for k in services[name]["environment"])
     readme = (ROOT / "README.md").read_text()

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import jwt
 import pytest
 
-from exeunt.storage import keys as key_store
-from exeunt.tokens.keys import new_key_record
+from exeunt import admin
+from exeunt.runtime import KEY_RING_TTL
 from tests.support.cli import exeunt
 from tests.support.flows import Browser, Rp, exchange, sign_out, verify_id_token
 from tests.support.idp import Idp
@@ -61,35 +61,17 @@ def test_key_rotation_publishes_first_signs_later_and_old_tokens_still_verify(id
     old_token = exchange(idp, rp, browser.sign_in(rp)).json()["id_token"]
     old_kid = jwt.get_unverified_header(old_token)["kid"]
 
-    async def rotate(delay: timedelta) -> str:
-        now = datetime.now(UTC)
-        record = new_key_record("RS256", now, signs_from=now + delay)
-        async with idp.provider.db.write() as conn:
-            await key_store.add(conn, record)
-            await key_store.retire(conn, old_kid, now + delay)
-        idp.provider.runtime._ring_loaded = float("-inf")  # as if KEY_RING_TTL had passed
-        return record.kid
-
-    new_kid = idp.call(rotate(timedelta(minutes=10)))
+    record = idp.call(
+        admin.rotate_key(idp.provider.db, idp.config, alg="RS256", delay=timedelta(minutes=10), now=idp.clock.now())
+    )
+    new_kid = record.kid
+    idp.travel(KEY_RING_TTL + 1)  # other processes' key rings reload within this
     kids = {k["kid"] for k in idp.jwks()["keys"]}
     assert kids == {old_kid, new_kid}  # published at once
     still_old = exchange(idp, rp, browser.sign_in(rp)).json()["id_token"]
     assert jwt.get_unverified_header(still_old)["kid"] == old_kid  # …but not signing yet
 
-    async def start_now() -> None:
-        now = datetime.now(UTC) - timedelta(seconds=1)
-        from sqlalchemy import update
-
-        async with idp.provider.db.write() as conn:
-            await conn.execute(
-                update(key_store.signing_keys).where(key_store.signing_keys.c.kid == new_kid).values(signs_from=now)
-            )
-            await conn.execute(
-                update(key_store.signing_keys).where(key_store.signing_keys.c.kid == old_kid).values(retired_at=now)
-            )
-        idp.provider.runtime._ring_loaded = float("-inf")
-
-    idp.call(start_now())
+    idp.travel(600)  # the rotation delay has passed: the new key signs, the old one only verifies
     signed_in = browser.sign_in(rp)
     new_token = exchange(idp, rp, signed_in).json()["id_token"]
     assert jwt.get_unverified_header(new_token)["kid"] == new_kid

@@ -7,6 +7,7 @@ the rules (what may be retired, what may be re-queued) live here, the CLI only p
 from __future__ import annotations
 
 import asyncio
+import sys
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,8 +39,26 @@ class AdminError(Exception):
     """An operator request that cannot be carried out; the message says why."""
 
 
-async def prepare_database(config: Config, *, migrate: bool | None = None) -> Database:
-    """Open the database, migrating it when asked (default: on SQLite only) or checking it is at head."""
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for PostgreSQL or an in-memory database)."""
+    prefix = "sqlite+aiosqlite:///"
+    if not url.startswith(prefix) or url[len(prefix) :] in ("", ":memory:"):
+        return None
+    return Path(url[len(prefix) :])
+
+
+async def prepare_database(config: Config, *, migrate: bool | None = None, create: bool = True) -> Database:
+    """Open the database, migrating it when asked (default: on SQLite only) or checking it is at head.
+
+    A SQLite file that does not exist yet is created only when ``create`` (a command that writes), and
+    then the command says where; a command that only reads refuses, naming the file it looked for."""
+    path = sqlite_path(config.database_url)
+    if path is not None and not path.exists():
+        if not create:
+            raise AdminError(
+                f"no database at {path}; set EXEUNT_DATABASE_URL or run from the folder of your installation"
+            )
+        print(f"exeunt: creating a new database at {path.resolve()}", file=sys.stderr)
     db = Database(
         config.database_url,
         pool_size=config.db_pool_size,

@@ -35,7 +35,7 @@ def _run(args: argparse.Namespace, action: Callable[..., Awaitable[T]], *params:
     config = _config(args)
 
     async def run() -> T:
-        db = await admin.prepare_database(config)
+        db = await admin.prepare_database(config, create=not getattr(args, "read_only", False))
         try:
             return await action(db, *params, **options)
         finally:
@@ -51,7 +51,7 @@ def _run_with_runtime(args: argparse.Namespace, action: Callable[..., Awaitable[
     config = _config(args)
 
     async def run() -> T:
-        db = await admin.prepare_database(config)
+        db = await admin.prepare_database(config, create=False)
         await db.dispose()
         runtime = await Runtime.start(config)
         try:
@@ -70,6 +70,19 @@ def _ended(ended: admin.Ended, what: str) -> None:
     )
     for e in ended.sessions:
         print(f"  sid {e.signout.sid}: status `exeunt sessions show {e.signout.sid}`")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("exeunt")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _run_service(main: Awaitable[int]) -> int:
@@ -100,6 +113,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     config = _config(args)
     logs.setup(config.log_level, config.log_format)
+    _check_port_free(args.host, args.port)
+    _warn_about_issuer_port(config.issuer, args.port)
 
     async def run() -> int:
         db = await admin.prepare_database(config)
@@ -110,7 +125,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 users, clients = await admin.apply_seed(seed_db, config.seed_file, now=SYSTEM.now())
             finally:
                 await seed_db.dispose()
-            print(f"seed file {config.seed_file}: {users} users and {clients} clients written")
+            print(f"seed file {config.seed_file}: {_count(users, 'user')} and {_count(clients, 'client')} written")
         server = Server(
             uvicorn.Config(
                 create_app(config, run_worker=not args.no_worker),
@@ -140,6 +155,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 0 if server.started else 1
 
     return _run_service(run())
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """A taken port is one sentence naming it and the option that changes it, not uvicorn's errno."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise AdminError(
+                f"port {port} on {host} is taken ({exc.strerror}); choose another with --port, "
+                "and give EXEUNT_ISSUER the same port"
+            ) from None
+
+
+def _warn_about_issuer_port(issuer: str, port: int) -> None:
+    from urllib.parse import urlsplit
+
+    from exeunt.protocol.urls import is_loopback_host
+
+    parts = urlsplit(issuer)
+    issuer_port = parts.port or (443 if parts.scheme == "https" else 80)
+    if is_loopback_host(parts.hostname or "") and issuer_port != port:
+        print(
+            f"exeunt: warning: EXEUNT_ISSUER is {issuer} but exeunt serves on port {port}; "
+            "applications will be sent to the issuer's port",
+            file=sys.stderr,
+        )
 
 
 async def _banner(server: Any, config: Config) -> None:
@@ -242,12 +288,15 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
     import urllib.error
     import urllib.request
 
+    url = (args.url or f"http://127.0.0.1:{args.port}").rstrip("/") + "/healthz"
     try:
-        with urllib.request.urlopen(args.url.rstrip("/") + "/healthz", timeout=3) as response:
-            healthy = response.status == 200
-    except (urllib.error.URLError, OSError):
-        healthy = False
-    print("healthy" if healthy else "unhealthy")
+        with urllib.request.urlopen(url, timeout=3) as response:
+            healthy, reason = response.status == 200, f"HTTP {response.status}"
+    except urllib.error.HTTPError as exc:
+        healthy, reason = False, f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError) as exc:
+        healthy, reason = False, str(getattr(exc, "reason", exc))
+    print(f"healthy: {url}" if healthy else f"unhealthy: {url}: {reason}")
     return 0 if healthy else 1
 
 
@@ -265,7 +314,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_seed(args: argparse.Namespace) -> int:
     users, clients = _run(args, admin.apply_seed, Path(args.file), now=SYSTEM.now())
-    print(f"{users} users and {clients} clients written")
+    print(f"{_count(users, 'user')} and {_count(clients, 'client')} written")
     return 0
 
 
@@ -278,8 +327,14 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
 
 def cmd_users_list(args: argparse.Namespace) -> int:
-    for user in _run(args, admin.list_users):
-        print(f"{user.username}\tsub={user.sub}\t{user.email or ''}\t{user.name or ''}")
+    users = _run(args, admin.list_users)
+    if not users:
+        print("no users yet: add one with `exeunt users add USERNAME`")
+        return 0
+    print("username\tsub\temail\tname\tstate")
+    for user in users:
+        state = "disabled" if user.disabled_at else "active"
+        print(f"{user.username}\t{user.sub}\t{user.email or '-'}\t{user.name or '-'}\t{state}")
     return 0
 
 
@@ -404,7 +459,12 @@ def cmd_clients_add(args: argparse.Namespace) -> int:
 
 
 def cmd_clients_list(args: argparse.Namespace) -> int:
-    for c in _run(args, admin.list_clients):
+    clients = _run(args, admin.list_clients)
+    if not clients:
+        print("no clients yet: register one with `exeunt clients add CLIENT_ID --redirect-uri URI`")
+        return 0
+    print("client_id\tname\tauthentication\tredirect URIs")
+    for c in clients:
         print(f"{c.client_id}\t{c.name}\t{c.token_endpoint_auth_method}\t{' '.join(c.redirect_uris)}")
     return 0
 
@@ -424,69 +484,73 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="exeunt", description="An OpenID Connect provider that signs people out everywhere."
     )
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument("--version", action="version", version=f"exeunt {_version()}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the provider")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     serve.add_argument(
         "--no-worker", action="store_true", help="deliver back-channel tokens in `exeunt worker` instead"
     )
     serve.set_defaults(func=cmd_serve)
-    sub.add_parser("worker", help="run the back-channel delivery worker").set_defaults(func=cmd_worker)
+    sub.add_parser(
+        "worker", help="run the back-channel delivery worker and session sweeper (pair with `serve --no-worker`)"
+    ).set_defaults(func=cmd_worker)
 
     dl = sub.add_parser("deliveries", help="list back-channel notifications, or retry given-up ones")
     dl.add_argument("--pending", action="store_true", help="only those still being delivered")
     dl.add_argument("--given-up", "--failed", action="store_true", help="only those given up")
-    dl.add_argument("--client", metavar="CLIENT_ID")
-    dl.set_defaults(func=cmd_deliveries)
+    dl.add_argument("--client", metavar="CLIENT_ID", help="only this client's")
+    dl.set_defaults(func=cmd_deliveries, read_only=True)
     dl_sub = dl.add_subparsers(dest="deliveries_command")
     retry = dl_sub.add_parser("retry", help="queue given-up deliveries again")
-    retry.add_argument("id", nargs="?", type=int)
+    retry.add_argument("id", nargs="?", type=int, help="the delivery id `exeunt deliveries` shows")
     retry.add_argument("--all-given-up", "--all-failed", action="store_true", help="every given-up delivery")
     retry.set_defaults(func=cmd_deliveries_retry)
 
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
     seed = sub.add_parser("seed", help="create or update users and clients from a TOML file")
-    seed.add_argument("file")
+    seed.add_argument("file", help="the TOML file (see the README)")
     seed.set_defaults(func=cmd_seed)
 
     health = sub.add_parser("healthcheck", help="exit 0 when the local server (or worker) is healthy")
-    health.add_argument("--url", default="http://127.0.0.1:8000")
+    health.add_argument("--url", help="the server's base URL (default: http://127.0.0.1:PORT)")
+    health.add_argument("--port", type=int, default=8000, help="the local server's port (default 8000)")
     health.add_argument("--worker", action="store_true", help="check this host's delivery worker instead")
-    health.set_defaults(func=cmd_healthcheck)
+    health.set_defaults(func=cmd_healthcheck, read_only=True)
 
     demo.add_parser(sub)
 
     keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command", required=True)
-    keys.add_parser("list", help="every key and what it does now").set_defaults(func=cmd_keys_list)
+    keys.add_parser("list", help="every key and what it does now").set_defaults(func=cmd_keys_list, read_only=True)
     rotate = keys.add_parser("rotate", help="publish a new key now; sign with it after EXEUNT_KEY_ROTATION_DELAY")
-    rotate.add_argument("--alg", choices=["RS256", "ES256"])
+    rotate.add_argument("--alg", choices=["RS256", "ES256"], help="the algorithm (default EXEUNT_SIGNING_ALG)")
     rotate.add_argument("--delay", type=int, metavar="SECONDS", help="override EXEUNT_KEY_ROTATION_DELAY")
     rotate.set_defaults(func=cmd_keys_rotate)
     retire = keys.add_parser("retire", help="stop a key signing now (it stays published while its tokens live)")
-    retire.add_argument("kid")
-    retire.add_argument("--force", action="store_true")
+    retire.add_argument("kid", help="the key id `exeunt keys list` shows")
+    retire.add_argument("--force", action="store_true", help="even when no other key would sign its algorithm")
     retire.set_defaults(func=cmd_keys_retire)
 
     users = sub.add_parser("users", help="manage users").add_subparsers(dest="users_command", required=True)
     add = users.add_parser("add", help="add a user (asks for the password)")
-    add.add_argument("username")
+    add.add_argument("username", help="1 to 200 characters without spaces")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    add.add_argument("--email")
-    add.add_argument("--name")
+    add.add_argument("--email", help="shown to applications with the email scope")
+    add.add_argument("--name", help="the person's name, shown on the provider's pages and to applications")
     add.set_defaults(func=cmd_users_add)
-    users.add_parser("list").set_defaults(func=cmd_users_list)
+    users.add_parser("list", help="every user").set_defaults(func=cmd_users_list, read_only=True)
     for verb, func, text in (
         ("remove", cmd_users_remove, "end every session of the user (their applications are told), then remove them"),
         ("disable", cmd_users_disable, "the user can no longer sign in; every session they have ends now"),
         ("enable", cmd_users_enable, "let a disabled user sign in again"),
     ):
         verb_parser = users.add_parser(verb, help=text)
-        verb_parser.add_argument("username")
+        verb_parser.add_argument("username", help="the user")
         verb_parser.set_defaults(func=func)
     setpw = users.add_parser("set-password", help="set a new password; every session of the user ends")
-    setpw.add_argument("username")
+    setpw.add_argument("username", help="the user")
     setpw.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     setpw.set_defaults(func=cmd_users_set_password)
 
@@ -494,11 +558,11 @@ def parser() -> argparse.ArgumentParser:
         dest="tokens_command", required=True
     )
     tlist = tokens.add_parser("list", help="live tokens per client (counts, never values)")
-    tlist.add_argument("--user", metavar="USERNAME")
-    tlist.add_argument("--client", metavar="CLIENT_ID")
-    tlist.set_defaults(func=cmd_tokens_list)
+    tlist.add_argument("--user", metavar="USERNAME", help="only this user's")
+    tlist.add_argument("--client", metavar="CLIENT_ID", help="only this client's")
+    tlist.set_defaults(func=cmd_tokens_list, read_only=True)
     trevoke = tokens.add_parser("revoke", help="revoke a user's refresh-token grants and access tokens")
-    trevoke.add_argument("--user", metavar="USERNAME", required=True)
+    trevoke.add_argument("--user", metavar="USERNAME", required=True, help="the user whose tokens end")
     trevoke.add_argument("--client", metavar="CLIENT_ID", help="only this client's")
     trevoke.set_defaults(func=cmd_tokens_revoke)
 
@@ -509,27 +573,41 @@ def parser() -> argparse.ArgumentParser:
     slist.add_argument("--user", metavar="USERNAME", help="only this user's")
     slist.add_argument("--client", metavar="CLIENT_ID", help="only those this application took part in")
     slist.add_argument("--all", action="store_true", help="ended sessions too")
-    slist.set_defaults(func=cmd_sessions_list)
+    slist.set_defaults(func=cmd_sessions_list, read_only=True)
     sshow = sessions.add_parser("show", help="one session, its applications and how each was told of its end")
-    sshow.add_argument("sid")
-    sshow.set_defaults(func=cmd_sessions_show)
+    sshow.add_argument("sid", help="the session id `exeunt sessions list` shows")
+    sshow.set_defaults(func=cmd_sessions_show, read_only=True)
     send = sessions.add_parser("end", help="end sessions now (reason admin); their applications are told")
-    send.add_argument("sid", nargs="*", metavar="SID")
+    send.add_argument("sid", nargs="*", metavar="SID", help="the sessions to end")
     send.add_argument("--user", metavar="USERNAME", help="every live session of this user")
     send.set_defaults(func=cmd_sessions_end)
 
-    clients = sub.add_parser("clients", help="manage clients").add_subparsers(dest="clients_command", required=True)
+    clients = sub.add_parser(
+        "clients", help="manage clients: add, list, show, remove", description="Relying parties (applications)."
+    ).add_subparsers(dest="clients_command", required=True)
     cadd = clients.add_parser("add", help="register a client (prints a generated secret once)")
-    cadd.add_argument("client_id")
-    cadd.add_argument("--redirect-uri", action="append", required=True, metavar="URI")
+    cadd.add_argument("client_id", help="1 to 200 printable ASCII characters without spaces")
+    cadd.add_argument(
+        "--redirect-uri",
+        action="append",
+        required=True,
+        metavar="URI",
+        help="where codes are sent (repeatable; exact match; https, or http on loopback)",
+    )
     cadd.add_argument("--public", action="store_true", help="a browser or native app: no secret, PKCE required")
-    cadd.add_argument("--token-endpoint-auth-method", choices=["client_secret_basic", "client_secret_post"])
-    cadd.add_argument("--post-logout-redirect-uri", action="append", metavar="URI")
-    cadd.add_argument("--frontchannel-logout-uri", metavar="URI")
-    cadd.add_argument("--frontchannel-logout-session-required", action="store_true")
-    cadd.add_argument("--backchannel-logout-uri", metavar="URI")
-    cadd.add_argument("--backchannel-logout-session-required", action="store_true")
-    cadd.add_argument("--id-token-signed-response-alg", choices=["RS256", "ES256"])
+    cadd.add_argument(
+        "--token-endpoint-auth-method",
+        choices=["client_secret_basic", "client_secret_post"],
+        help="how a confidential client sends its secret (default client_secret_basic)",
+    )
+    cadd.add_argument(
+        "--post-logout-redirect-uri", action="append", metavar="URI", help="where sign-out may return (repeatable)"
+    )
+    cadd.add_argument("--frontchannel-logout-uri", metavar="URI", help="loaded in an iframe at sign-out (FCL)")
+    cadd.add_argument("--frontchannel-logout-session-required", action="store_true", help="add iss and sid to it")
+    cadd.add_argument("--backchannel-logout-uri", metavar="URI", help="where logout tokens are POSTed (BCL)")
+    cadd.add_argument("--backchannel-logout-session-required", action="store_true", help="sid in every logout token")
+    cadd.add_argument("--id-token-signed-response-alg", choices=["RS256", "ES256"], help="default EXEUNT_SIGNING_ALG")
     cadd.add_argument(
         "--grant-type",
         action="append",
@@ -546,14 +624,17 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="confidential clients only: keep one refresh token instead of a new one on every use",
     )
-    cadd.add_argument("--name")
+    cadd.add_argument("--name", help="shown on the sign-in and sign-out pages (default: the client id)")
     cadd.add_argument("--secret-stdin", action="store_true", help="read a chosen secret (32+ characters) from stdin")
     cadd.set_defaults(func=cmd_clients_add)
-    clients.add_parser("list").set_defaults(func=cmd_clients_list)
-    for verb, func in (("show", cmd_clients_show), ("remove", cmd_clients_remove)):
-        c = clients.add_parser(verb)
-        c.add_argument("client_id")
-        c.set_defaults(func=func)
+    clients.add_parser("list", help="every client").set_defaults(func=cmd_clients_list, read_only=True)
+    for verb, func, text, read_only in (
+        ("show", cmd_clients_show, "one client's registration (never its secret)", True),
+        ("remove", cmd_clients_remove, "remove a client", False),
+    ):
+        c = clients.add_parser(verb, help=text)
+        c.add_argument("client_id", help="the client id")
+        c.set_defaults(func=func, read_only=read_only)
     return p
 
 

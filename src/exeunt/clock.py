@@ -40,6 +40,11 @@ class ShiftedClock:
             raise ValueError("time only moves forward")
         self._offset += seconds
 
+    @property
+    def offset(self) -> float:
+        """Seconds this clock is ahead of the real time."""
+        return self._offset
+
     def now(self) -> datetime:
         return datetime.now(UTC) + timedelta(seconds=self._offset)
 

@@ -235,5 +235,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     demo.add_argument("--notes-port", type=int, default=8001, help="Notes, front-channel (default 8001)")
     demo.add_argument("--billing-port", type=int, default=8002, help="Billing, back-channel (default 8002)")
     demo.add_argument("--board-port", type=int, default=8003, help="Board, oidc-client-ts (default 8003)")
-    demo.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    demo.add_argument(
+        "--log-level", default="warning", choices=["debug", "info", "warning", "error"], help="of the provider"
+    )
     demo.set_defaults(func=main)

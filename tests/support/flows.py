@@ -127,6 +127,7 @@ def verify_id_token(idp: Idp, id_token: str, client_id: str, nonce: str | None =
         audience=client_id,
         issuer=idp.issuer,
         options={"require": ["exp", "iat", "sub", "sid"]},
+        leeway=idp.clock.offset,  # the provider's clock may have been moved ahead of ours
     )
     if nonce is not None:
         assert claims["nonce"] == nonce

@@ -56,6 +56,9 @@ async def read_params(request: Request, limit: int) -> dict[str, str]:
     if request.method != "POST":
         return parse_urlencoded(request.scope.get("query_string", b""))
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body = await read_body(request, limit)
+    if not body and not content_type:
+        return {}  # an empty POST (no body, no Content-Type) carries no parameters: not an error
     if content_type != "application/x-www-form-urlencoded":
         raise BadParameters("the body must be application/x-www-form-urlencoded", status=400)
-    return parse_urlencoded(await read_body(request, limit))
+    return parse_urlencoded(body)
