@@ -41,10 +41,10 @@ def seed_text(receiver_port: int) -> str:
         f'[[users]]\nusername = "alice"\npassword = "{PASSWORD}"\n',
         f'[[clients]]\nclient_id = "bench"\nsecret = "{SECRET}"\nredirect_uris = ["{REDIRECT}"]\n',
     ]
-    for name in CLIENTS:
+    for i, name in enumerate(CLIENTS):
         lines.append(
             f'[[clients]]\nclient_id = "{name}"\nsecret = "{SECRET}"\nredirect_uris = ["http://127.0.0.1:9/{name}"]\n'
-            f'backchannel_logout_uri = "http://127.0.0.1:{receiver_port}/ok/{name}"\n'
+            f'backchannel_logout_uri = "http://127.0.0.{i + 1}:{receiver_port}/ok/{name}"\n'
             "backchannel_logout_session_required = true\n"
         )
     return "\n".join(lines)
@@ -73,10 +73,13 @@ async def write_sessions(dsn: str, count: int, expires_at: datetime) -> None:
         await conn.close()
 
 
-async def live_sessions(dsn: str) -> int:
+async def live_sessions(dsn: str, expires_at: datetime) -> int:
+    """Sessions of the expiring batch not ended yet (the load generator's own sessions live on)."""
     conn = await asyncpg.connect(dsn)
     try:
-        return int(await conn.fetchval("SELECT count(*) FROM sso_sessions WHERE ended_at IS NULL"))
+        cutoff = expires_at.astimezone(UTC).replace(tzinfo=None)
+        query = "SELECT count(*) FROM sso_sessions WHERE ended_at IS NULL AND expires_at <= $1"
+        return int(await conn.fetchval(query, cutoff))
     finally:
         await conn.close()
 
@@ -117,6 +120,10 @@ def main() -> None:
             str(Path(__file__).resolve().parents[1] / "tests" / "support" / "fast_receiver.py"),
             "--port",
             str(receiver_port),
+            "--hosts",
+            "127.0.0.1",
+            "127.0.0.2",
+            "127.0.0.3",
         ],
         {},
         work / "receiver.log",
@@ -159,7 +166,7 @@ def main() -> None:
             swept_at = delivered_at = None
             deadline = t0 + 3600
             while time.monotonic() < deadline and (swept_at is None or delivered_at is None):
-                if swept_at is None and await live_sessions(dsn) == 0:
+                if swept_at is None and await live_sessions(dsn, expires_at) == 0:
                     swept_at = time.monotonic() - t0
                 got = httpx.get(receiver_url + "/stats", timeout=10).json()["count"]
                 if delivered_at is None and got >= args.sessions * len(CLIENTS):

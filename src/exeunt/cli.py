@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -208,6 +209,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     config = _config(args)
     logs.setup(config.log_level, config.log_format)
+
+    if config.worker_nice and hasattr(os, "nice"):
+        os.nice(config.worker_nice)  # background work: sign-ins on the same machine come first
 
     async def run() -> int:
         db = await admin.prepare_database(config)

@@ -373,6 +373,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Connections (and requests in progress) one process serves at once; beyond it new ones get 503.",
     ),
     Setting(
+        "EXEUNT_WORKER_NICE",
+        "worker_nice",
+        10,
+        whole(0, 19),
+        "How much `exeunt worker` yields the CPU to `exeunt serve` on a shared machine (Unix nice, 0-19): "
+        "a mass expiry or a backlog of notifications must not slow sign-ins.",
+    ),
+    Setting(
         "EXEUNT_LOG_LEVEL",
         "log_level",
         "info",
@@ -475,6 +483,7 @@ class Config:
     request_timeout: float
     http_header_timeout: float
     http_max_connections: int
+    worker_nice: int
     log_level: str
     log_format: str
     trusted_proxies: tuple[str, ...]

@@ -109,12 +109,10 @@ async def _given(endings: list[_Ending]) -> list[_Ending]:
 
 async def _end_all(runtime: Runtime, choose: Callable[[Connection], Awaitable[list[_Ending]]]) -> list[EndedSession]:
     now = runtime.clock.now()
-    ended: list[EndedSession] = []
     async with runtime.db.write() as conn:
-        for ending in await choose(conn):
-            one = await _end(conn, ending, issuer=runtime.config.issuer, now=now)
-            if one is not None:
-                ended.append(one)
+        ended = await _end(conn, await choose(conn), issuer=runtime.config.issuer, now=now)
+        if any(e.notifications for e in ended):
+            await outbox.notify_workers(conn)  # on PostgreSQL: every worker wakes when this commits
     # After the commit: count and log by reason, and wake this process's worker (others hear NOTIFY).
     for e in ended:
         metrics.signouts.labels(e.signout.reason).inc()
@@ -124,34 +122,50 @@ async def _end_all(runtime: Runtime, choose: Callable[[Connection], Awaitable[li
     return ended
 
 
-async def _end(conn: Connection, ending: _Ending, *, issuer: str, now: datetime) -> EndedSession | None:
-    sid, initiator = ending.sid, ending.initiator
-    session = await session_store.end(conn, sid, now, ending.reason.value)
-    if session is None:
-        return None
-    await grants.revoke_tokens_of_session(conn, sid, now)
+async def _end(conn: Connection, endings: list[_Ending], *, issuer: str, now: datetime) -> list[EndedSession]:
+    """End a batch of sessions with a handful of set-based statements (a sweep of 200 sessions costs
+    about what one costs); those already ended are skipped."""
+    by_sid = {e.sid: e for e in endings}
+    sessions = await session_store.end_many(conn, {e.sid: e.reason.value for e in endings}, now)
+    if not sessions:
+        return []
+    sids = [s.sid for s in sessions]
+    await grants.revoke_tokens_of_sessions(conn, sids, now)
     # BCL §2.7: refresh tokens without offline_access end with the session; offline ones too when
     # the person or an operator ends this device's access, not when the browser merely signs out.
-    await grants.revoke_refresh_of_session(conn, sid, now, offline_too=ending.reason in ENDS_OFFLINE_TOKENS)
-    # The initiating client first: the browser waits for its delivery before the redirect.
-    clients = sorted(await session_store.participants(conn, sid), key=lambda c: c.client_id != initiator)
-    signout = SignoutRecord(
-        id=new_token(32),
-        sid=sid,
-        sub=session.sub,
-        reason=ending.reason.value,
-        initiating_client_id=initiator,
-        post_logout_redirect_uri=ending.post_logout_redirect_uri,
-        state=ending.state,
-        created_at=now,
-        expires_at=now + SIGNOUT_PAGE_LIFETIME,
-        participants=tuple(_participant(c, issuer, sid) for c in clients),
+    await grants.revoke_refresh_of_sessions(
+        conn,
+        [s for s in sids if by_sid[s].reason not in ENDS_OFFLINE_TOKENS],
+        [s for s in sids if by_sid[s].reason in ENDS_OFFLINE_TOKENS],
+        now,
     )
-    await signout_store.add(conn, signout)
-    targets = [(c.client_id, c.backchannel_logout_uri) for c in clients if c.backchannel_logout_uri]
-    if targets:
-        await outbox.enqueue(conn, signout, targets, now)
-    return EndedSession(signout, notifications=len(targets))
+    taking_part = await session_store.participants_of(conn, sids)
+    ended: list[EndedSession] = []
+    signouts: list[SignoutRecord] = []
+    targets: list[tuple[SignoutRecord, list[tuple[str, str]]]] = []
+    for session in sessions:
+        ending = by_sid[session.sid]
+        # The initiating client first: the browser waits for its delivery before the redirect.
+        clients = sorted(taking_part.get(session.sid, []), key=lambda c: c.client_id != ending.initiator)
+        signout = SignoutRecord(
+            id=new_token(32),
+            sid=session.sid,
+            sub=session.sub,
+            reason=ending.reason.value,
+            initiating_client_id=ending.initiator,
+            post_logout_redirect_uri=ending.post_logout_redirect_uri,
+            state=ending.state,
+            created_at=now,
+            expires_at=now + SIGNOUT_PAGE_LIFETIME,
+            participants=tuple(_participant(c, issuer, session.sid) for c in clients),
+        )
+        told = [(c.client_id, c.backchannel_logout_uri) for c in clients if c.backchannel_logout_uri]
+        signouts.append(signout)
+        targets.append((signout, told))
+        ended.append(EndedSession(signout, notifications=len(told)))
+    await signout_store.add_many(conn, signouts)
+    await outbox.enqueue_many(conn, targets, now)
+    return ended
 
 
 def _participant(client: ClientRecord, issuer: str, sid: str) -> Participant:

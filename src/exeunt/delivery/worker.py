@@ -50,7 +50,7 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 FORM_PREFIX = b"logout_token="  # a JWT is base64url and dots: nothing in it needs form-encoding
 SHUTDOWN_GRACE = 10.0  # seconds a stopping worker lets in-flight deliveries finish
 SWEEP_BATCH = 200  # sessions ended per transaction by the sweeper
-SWEEP_BUDGET = 2.0  # seconds one sweep may take before the worker turns back to deliveries
+SWEEP_PAUSE = 0.05  # seconds between two sweep batches: room for sign-ins and deliveries
 HOUSEKEEPING_EVERY = 600.0  # seconds between deletions of expired codes and access tokens
 HEARTBEAT_EVERY = 5.0  # seconds between heartbeat rows (readiness counts a worker alive for 30 s)
 URGENT_HEAD_START = 0.05  # seconds the initiating clients' deliveries get before the others start
@@ -81,6 +81,7 @@ class DeliveryWorker:
         self._beat_written = float("-inf")
         self._housekept = float("-inf")
         self._swept = float("-inf")
+        self._sweeping: asyncio.Task[None] | None = None
         self.on_outcome: list[Callable[[DeliveryRecord, Outcome, float], None]] = []
         self._wake = asyncio.Event()
         self._results_ready = asyncio.Event()
@@ -116,7 +117,7 @@ class DeliveryWorker:
                 self.heartbeat = self.clock.monotonic()
                 await self._write_heartbeat()
                 await self._housekeeping()
-                await self._sweep()
+                self._start_sweep()
                 self._wake.clear()
                 if self._room() >= self._claim_threshold():
                     claimed = await self._claim_some()
@@ -336,23 +337,33 @@ class DeliveryWorker:
             self._results_ready.set()
 
     # -- housekeeping, heartbeats, waking across processes ----------------------------------
-    async def _sweep(self) -> None:
-        """End sessions past their absolute or idle deadline, in bounded batches (each one
-        transaction), so their applications are told.  Several workers may sweep at once: a claimed
-        session is skipped by the others, and an ended one is never ended again."""
-        if self.clock.monotonic() - self._swept < self.config.session_sweep_interval:
+    def _start_sweep(self) -> None:
+        """Every ``EXEUNT_SESSION_SWEEP_INTERVAL``: a sweep as a task of its own, beside deliveries
+        (a large backlog of ended sessions must not starve the notifications it creates)."""
+        if self._sweeping is not None or self.clock.monotonic() - self._swept < self.config.session_sweep_interval:
             return
         self._swept = self.clock.monotonic()
-        started = time.perf_counter()
+        self._sweeping = asyncio.create_task(self._sweep())
+        self._in_flight.add(self._sweeping)
+        self._sweeping.add_done_callback(self._swept_done)
+
+    def _swept_done(self, task: asyncio.Task[None]) -> None:
+        self._sweeping = None
+        self._finished(task)
+
+    async def _sweep(self) -> None:
+        """End sessions past their absolute or idle deadline, in batches (each one transaction), so
+        their applications are told.  Between batches the sweep pauses briefly: sign-ins and
+        deliveries share the database and the CPU.  Several workers may sweep at once: a claimed
+        session is skipped by the others, and an ended one is never ended again."""
         ended = 0
         try:
-            while time.perf_counter() - started < SWEEP_BUDGET:
+            while not self._stopping.is_set():
                 batch = await end_overdue(self.runtime, limit=SWEEP_BATCH)
                 ended += len(batch)
                 if len(batch) < SWEEP_BATCH:
                     break
-            else:
-                self._swept = float("-inf")  # more are due: sweep again on the next pass
+                await asyncio.sleep(SWEEP_PAUSE)
         except Exception as exc:
             self._database_failed(exc)
         if ended:

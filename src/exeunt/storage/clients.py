@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,7 +17,11 @@ clients = table_of(Client)
 
 def record_of(row: object) -> ClientRecord:
     """A ``clients`` row (selected whole) as the protocol's record."""
-    m = dict(row._mapping)  # type: ignore[attr-defined]
+    return record_of_mapping(dict(row._mapping))  # type: ignore[attr-defined]
+
+
+def record_of_mapping(m: dict[str, Any]) -> ClientRecord:
+    m = dict(m)
     m.pop("created_at")
     m["redirect_uris"] = list(m["redirect_uris"])
     m["post_logout_redirect_uris"] = list(m["post_logout_redirect_uris"])

@@ -6,6 +6,7 @@ repository modules beside this one take the open connection and hold all the SQL
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -74,12 +75,36 @@ class Database:
                 connect_args=connect_args,
             )
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        self._write_turn = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
             _configure_sqlite(self.engine, busy_ms=int((statement_timeout or 15.0) * 1000))
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A read-write transaction, committed when the block ends without an exception."""
+        """A read-write transaction, committed when the block ends without an exception.
+
+        On SQLite the writers of this process take turns on an asyncio lock before ``BEGIN
+        IMMEDIATE``: SQLite runs one writer at a time anyway, and queueing here is fair and instant,
+        where many connections polling SQLite's busy handler starve one another under load.  The wait
+        is bounded by the statement timeout (then the request is answered 503).  Other processes
+        still queue on the busy timeout.  Write transactions are never nested."""
+        if self._write_turn is None:
+            async with self._transaction() as conn:
+                yield conn
+            return
+        try:
+            async with asyncio.timeout(self.statement_timeout or 15.0):
+                await self._write_turn.acquire()
+        except TimeoutError:
+            raise SATimeoutError("waited too long for SQLite's write turn") from None
+        try:
+            async with self._transaction() as conn:
+                yield conn
+        finally:
+            self._write_turn.release()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.connect() as conn:
             await conn.execution_options(exeunt_begin="IMMEDIATE")
             async with conn.begin():

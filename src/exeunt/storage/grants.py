@@ -108,11 +108,13 @@ async def revoke_tokens_of_code(conn: AsyncConnection, code_hash: str, now: date
     return result.rowcount
 
 
-async def revoke_tokens_of_session(conn: AsyncConnection, sid: str, now: datetime) -> int:
-    result = await conn.execute(
-        update(tokens).where(tokens.c.sid == sid, tokens.c.revoked_at.is_(None)).values(revoked_at=now)
-    )
-    return result.rowcount
+async def revoke_tokens_of_sessions(conn: AsyncConnection, sids: list[str], now: datetime) -> None:
+    for start in range(0, len(sids), 500):
+        await conn.execute(
+            update(tokens)
+            .where(tokens.c.sid.in_(sids[start : start + 500]), tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
 
 
 async def purge_expired(conn: AsyncConnection, before: datetime) -> int:
@@ -174,12 +176,17 @@ async def revoke_family(conn: AsyncConnection, family_id: str, now: datetime) ->
     return count
 
 
-async def revoke_refresh_of_session(conn: AsyncConnection, sid: str, now: datetime, *, offline_too: bool) -> int:
-    """BCL §2.7: a session's refresh tokens without offline_access end with it; with it, only when asked."""
-    query = update(refresh).where(refresh.c.sid == sid, refresh.c.revoked_at.is_(None))
-    if not offline_too:
-        query = query.where(refresh.c.offline.is_(False))
-    return (await conn.execute(query.values(revoked_at=now))).rowcount
+async def revoke_refresh_of_sessions(
+    conn: AsyncConnection, bound_only: list[str], everything: list[str], now: datetime
+) -> None:
+    """BCL §2.7 for a batch: the session-bound refresh tokens of ``bound_only`` sessions, and every
+    refresh token (offline too) of ``everything`` sessions."""
+    for sids, offline_too in ((bound_only, False), (everything, True)):
+        for start in range(0, len(sids), 500):
+            query = update(refresh).where(refresh.c.sid.in_(sids[start : start + 500]), refresh.c.revoked_at.is_(None))
+            if not offline_too:
+                query = query.where(refresh.c.offline.is_(False))
+            await conn.execute(query.values(revoked_at=now))
 
 
 async def revoke_refresh_of_user(

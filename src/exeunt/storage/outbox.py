@@ -59,30 +59,29 @@ class DeliveryRecord:
         return DeliveryState.RETRYING if self.attempts else DeliveryState.PENDING
 
 
-async def enqueue(conn: AsyncConnection, signout: SignoutRecord, targets: list[tuple[str, str]], now: datetime) -> None:
-    """One pending row per (client_id, backchannel_logout_uri), due at once; on PostgreSQL every
-    listening worker is woken when the transaction commits."""
-    if not targets:
-        return
-    await conn.execute(
-        insert(deliveries),
-        [
-            {
-                "signout_id": signout.id,
-                "client_id": client_id,
-                "uri": uri,
-                "sid": signout.sid,
-                "sub": signout.sub,
-                "initiating": client_id == signout.initiating_client_id,
-                "reason": signout.reason,
-                "created_at": now,
-                "attempts": 0,
-                "next_attempt_at": now,
-            }
-            for client_id, uri in targets
-        ],
-    )
-    await notify_workers(conn)
+async def enqueue_many(
+    conn: AsyncConnection, batch: list[tuple[SignoutRecord, list[tuple[str, str]]]], now: datetime
+) -> None:
+    """One pending row per (sign-out, client with a back-channel URI), due at once, in one statement.
+    The caller wakes the workers once per transaction (``notify_workers``)."""
+    rows = [
+        {
+            "signout_id": signout.id,
+            "client_id": client_id,
+            "uri": uri,
+            "sid": signout.sid,
+            "sub": signout.sub,
+            "initiating": client_id == signout.initiating_client_id,
+            "reason": signout.reason,
+            "created_at": now,
+            "attempts": 0,
+            "next_attempt_at": now,
+        }
+        for signout, targets in batch
+        for client_id, uri in targets
+    ]
+    if rows:
+        await conn.execute(insert(deliveries), rows)
 
 
 async def of_sid(conn: AsyncConnection, sid: str) -> list[DeliveryRecord]:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from exeunt.lifecycle import EndReason, deadline_passed
 from exeunt.protocol.clients import ClientRecord
 from exeunt.security import new_token, sha256_hex
-from exeunt.storage.clients import clients, record_of
+from exeunt.storage.clients import clients, record_of_mapping
 from exeunt.storage.models import SessionParticipation, SsoSession, UTCDateTime, table_of
 
 sso_sessions = table_of(SsoSession)
@@ -152,28 +152,26 @@ async def touch(conn: AsyncConnection, sid: str, now: datetime) -> None:
 
 
 async def participants(conn: AsyncConnection, sid: str) -> list[ClientRecord]:
-    """The registered clients that took part in session ``sid``, in the order they joined.  The one
+    """The registered clients that took part in session ``sid``, in the order they joined."""
+    return (await participants_of(conn, [sid])).get(sid, [])
+
+
+async def participants_of(conn: AsyncConnection, sids: list[str]) -> dict[str, list[ClientRecord]]:
+    """For each session, the registered clients that took part, in the order they joined.  The one
     place the participation join is written: every sign-out technique and page reads it here."""
-    rows = await conn.execute(
-        select(clients)
-        .join(participation, participation.c.client_id == clients.c.client_id)
-        .where(participation.c.sid == sid)
-        .order_by(participation.c.first_code_at, participation.c.client_id)
-    )
-    return [record_of(r) for r in rows]
-
-
-async def end(conn: AsyncConnection, sid: str, now: datetime, reason: str) -> SessionRecord | None:
-    """Mark session ``sid`` ended; returns it, or None when it had ended already (or never existed),
-    so exactly one caller ends it even when several race."""
-    result = await conn.execute(
-        update(sso_sessions)
-        .where(sso_sessions.c.sid == sid, sso_sessions.c.ended_at.is_(None))
-        .values(ended_at=now, ended_reason=reason)
-        .returning(*sso_sessions.c)
-    )
-    row = result.first()
-    return _record(row) if row else None
+    found: dict[str, list[ClientRecord]] = {}
+    for start in range(0, len(sids), 500):  # bounded IN lists
+        rows = await conn.execute(
+            select(participation.c.sid.label("taking_part_in"), clients)
+            .join(participation, participation.c.client_id == clients.c.client_id)
+            .where(participation.c.sid.in_(sids[start : start + 500]))
+            .order_by(participation.c.sid, participation.c.first_code_at, participation.c.client_id)
+        )
+        for row in rows:
+            values = dict(row._mapping)
+            sid = values.pop("taking_part_in")
+            found.setdefault(sid, []).append(record_of_mapping(values))
+    return found
 
 
 def _due(now: datetime, idle_timeout: int | None) -> ColumnElement[bool]:
@@ -216,3 +214,23 @@ async def listing(
             sso_sessions.c.sid.in_(select(participation.c.sid).where(participation.c.client_id == client_id))
         )
     return [_record(r) for r in await conn.execute(query.order_by(sso_sessions.c.created_at.desc()).limit(limit))]
+
+
+async def end_many(conn: AsyncConnection, reasons: dict[str, str], now: datetime) -> list[SessionRecord]:
+    """End the sessions named (sid -> reason) that have not ended yet; returns those this call ended
+    (so exactly one caller ends each, however many race)."""
+    ended: list[SessionRecord] = []
+    by_reason: dict[str, list[str]] = {}
+    for sid, reason in reasons.items():
+        by_reason.setdefault(reason, []).append(sid)
+    for reason, sids in by_reason.items():
+        for start in range(0, len(sids), 500):
+            result = await conn.execute(
+                update(sso_sessions)
+                .where(sso_sessions.c.sid.in_(sids[start : start + 500]), sso_sessions.c.ended_at.is_(None))
+                .values(ended_at=now, ended_reason=reason)
+                .returning(*sso_sessions.c)
+            )
+            ended.extend(_record(r) for r in result)
+    order = {sid: i for i, sid in enumerate(reasons)}
+    return sorted(ended, key=lambda s: order[s.sid])

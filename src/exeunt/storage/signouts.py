@@ -47,10 +47,15 @@ def _participants(raw: Any) -> tuple[Participant, ...]:
     return tuple(Participant(**p) for p in raw if isinstance(p, dict))
 
 
-async def add(conn: AsyncConnection, record: SignoutRecord) -> None:
+def _values(record: SignoutRecord) -> dict[str, Any]:
     values = asdict(record)
     values["participants"] = [asdict(p) for p in record.participants]
-    await conn.execute(insert(signouts).values(**values))
+    return values
+
+
+async def add_many(conn: AsyncConnection, records: list[SignoutRecord]) -> None:
+    if records:
+        await conn.execute(insert(signouts), [_values(r) for r in records])
 
 
 async def get(conn: AsyncConnection, signout_id: str) -> SignoutRecord | None:
