@@ -375,10 +375,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "EXEUNT_WORKER_NICE",
         "worker_nice",
-        10,
+        0,
         whole(0, 19),
-        "How much `exeunt worker` yields the CPU to `exeunt serve` on a shared machine (Unix nice, 0-19): "
-        "a mass expiry or a backlog of notifications must not slow sign-ins.",
+        "How much `exeunt worker` yields the CPU to `exeunt serve` on a shared machine (Unix nice, 0-19). "
+        "Raise it only where the worker keeps up: a starved worker outlives its leases and sends twice.",
     ),
     Setting(
         "EXEUNT_LOG_LEVEL",
