@@ -191,6 +191,9 @@ def main() -> None:
                 if delivered_at
                 else "  delivery did not finish"
             )
+            full = httpx.get(receiver_url + "/stats?full=1", timeout=60).json()
+            distinct, received = len(full["arrivals"]), len(full["tokens"])
+            print(f"  distinct (client, sid) pairs received: {distinct} of {tokens}; sent twice: {received - distinct}")
             for client in clients:
                 await client.close()
 
