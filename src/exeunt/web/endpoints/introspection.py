@@ -17,35 +17,25 @@ from exeunt.security import sha256_hex
 from exeunt.storage import grants
 from exeunt.storage import sessions as session_store
 from exeunt.storage import users as user_store
-from exeunt.web.client_auth import WrongSecret, authenticate_client
-from exeunt.web.errors import NO_STORE, OAuthError, invalid_request
-from exeunt.web.guessing import count_failure
-from exeunt.web.params import BadParameters, read_params
+from exeunt.web.client_auth import authenticate_client, client_endpoint
+from exeunt.web.errors import NO_STORE, invalid_request
 from exeunt.web.provider import Provider
 
 INACTIVE = {"active": False}
 
 
 async def introspect(request: Request) -> Response:
-    provider = Provider.of(request)
-    if request.method != "POST":
-        return invalid_request("the introspection endpoint takes POST").json()
-    try:
-        params = await read_params(request, provider.config.max_body_bytes)
-        token = params.get("token")
-        if not token:
-            raise invalid_request("token is missing")
-        async with provider.db.read() as conn:
-            client = await authenticate_client(provider, conn, request, params)
-            answer = await _describe(provider, conn, client.client_id, token) if len(token) <= 512 else INACTIVE
-        return JSONResponse(answer, headers=NO_STORE)
-    except BadParameters as exc:
-        return OAuthError("invalid_request", exc.description, exc.status).json()
-    except WrongSecret as exc:
-        await count_failure(provider, exc.guesses)
-        return exc.json()
-    except OAuthError as exc:
-        return exc.json()
+    return await client_endpoint(request, "introspection", _introspect)
+
+
+async def _introspect(request: Request, provider: Provider, params: dict[str, str]) -> Response:
+    token = params.get("token")
+    if not token:
+        raise invalid_request("token is missing")
+    async with provider.db.read() as conn:
+        client = await authenticate_client(provider, conn, request, params)
+        answer = await _describe(provider, conn, client.client_id, token) if len(token) <= 512 else INACTIVE
+    return JSONResponse(answer, headers=NO_STORE)
 
 
 async def _describe(provider: Provider, conn: Any, client_id: str, token: str) -> dict[str, Any]:

@@ -15,10 +15,8 @@ from starlette.responses import Response
 
 from exeunt.security import sha256_hex
 from exeunt.storage import grants
-from exeunt.web.client_auth import WrongSecret, authenticate_client
+from exeunt.web.client_auth import authenticate_client, client_endpoint
 from exeunt.web.errors import NO_STORE, OAuthError, invalid_request
-from exeunt.web.guessing import count_failure
-from exeunt.web.params import BadParameters, read_params
 from exeunt.web.provider import Provider
 
 HINTS = ("access_token", "refresh_token")
@@ -26,43 +24,35 @@ MAX_TOKEN_LENGTH = 512
 
 
 async def revoke(request: Request) -> Response:
-    provider = Provider.of(request)
-    if request.method != "POST":
-        return invalid_request("the revocation endpoint takes POST").json()
-    try:
-        params = await read_params(request, provider.config.max_body_bytes)
-        token = params.get("token")
-        if not token:
-            raise invalid_request("token is missing")
-        now = provider.now()
-        async with provider.db.write() as conn:
-            client = await authenticate_client(provider, conn, request, params)
-            if len(token) > MAX_TOKEN_LENGTH:
-                return Response(status_code=200, headers=NO_STORE)  # cannot be one of ours
-            token_hash = sha256_hex(token)
-            order = ["refresh_token", "access_token"]
-            if params.get("token_type_hint") == "access_token":
-                order.reverse()
-            for kind in order:
-                if kind == "refresh_token":
-                    found = await grants.get_refresh_token(conn, token_hash)
-                    if found is not None:
-                        if found.client_id != client.client_id:
-                            raise OAuthError("unauthorized_client", "the token was not issued to this client")
-                        await grants.revoke_family(conn, found.family_id, now)
-                        break
-                else:
-                    access = await grants.get_access_token(conn, token_hash)
-                    if access is not None:
-                        if access.client_id != client.client_id:
-                            raise OAuthError("unauthorized_client", "the token was not issued to this client")
-                        await grants.revoke_access_token(conn, token_hash, now)
-                        break
-        return Response(status_code=200, headers=NO_STORE)
-    except BadParameters as exc:
-        return OAuthError("invalid_request", exc.description, exc.status).json()
-    except WrongSecret as exc:
-        await count_failure(provider, exc.guesses)
-        return exc.json()
-    except OAuthError as exc:
-        return exc.json()
+    return await client_endpoint(request, "revocation", _revoke)
+
+
+async def _revoke(request: Request, provider: Provider, params: dict[str, str]) -> Response:
+    token = params.get("token")
+    if not token:
+        raise invalid_request("token is missing")
+    now = provider.now()
+    async with provider.db.write() as conn:
+        client = await authenticate_client(provider, conn, request, params)
+        if len(token) > MAX_TOKEN_LENGTH:
+            return Response(status_code=200, headers=NO_STORE)  # cannot be one of ours
+        token_hash = sha256_hex(token)
+        order = ["refresh_token", "access_token"]
+        if params.get("token_type_hint") == "access_token":
+            order.reverse()
+        for kind in order:
+            if kind == "refresh_token":
+                found = await grants.get_refresh_token(conn, token_hash)
+                if found is not None:
+                    if found.client_id != client.client_id:
+                        raise OAuthError("unauthorized_client", "the token was not issued to this client")
+                    await grants.revoke_family(conn, found.family_id, now)
+                    break
+            else:
+                access = await grants.get_access_token(conn, token_hash)
+                if access is not None:
+                    if access.client_id != client.client_id:
+                        raise OAuthError("unauthorized_client", "the token was not issued to this client")
+                    await grants.revoke_access_token(conn, token_hash, now)
+                    break
+    return Response(status_code=200, headers=NO_STORE)

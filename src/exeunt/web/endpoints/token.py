@@ -19,10 +19,8 @@ from exeunt.storage import sessions as session_store
 from exeunt.storage import users as user_store
 from exeunt.storage.database import Connection
 from exeunt.tokens.id_token import mint_id_token
-from exeunt.web.client_auth import WrongSecret, authenticate_client
+from exeunt.web.client_auth import authenticate_client, client_endpoint
 from exeunt.web.errors import NO_STORE, OAuthError, invalid_grant, invalid_request
-from exeunt.web.guessing import count_failure
-from exeunt.web.params import BadParameters, read_params
 from exeunt.web.provider import Provider
 
 log = logging.getLogger("exeunt.token")
@@ -34,32 +32,24 @@ def _pkce_ok(verifier: str, challenge: str) -> bool:
 
 
 async def token(request: Request) -> Response:
-    provider = Provider.of(request)
-    if request.method != "POST":
-        return invalid_request("the token endpoint takes POST").json()
-    try:
-        params = await read_params(request, provider.config.max_body_bytes)
-        grant_type = params.get("grant_type")
-        if not grant_type:
-            raise invalid_request("grant_type is missing")
-        if grant_type == "refresh_token":
-            return await _refresh(provider, request, params)
-        if grant_type != "authorization_code":
-            raise OAuthError("unsupported_grant_type", "grant_type must be authorization_code or refresh_token")
-        code = params.get("code")
-        if not code:
-            raise invalid_request("code is missing")
-        verifier = params.get("code_verifier")
-        if verifier is not None and not (43 <= len(verifier) <= 128):
-            raise invalid_request("code_verifier must be 43 to 128 characters")
-        return await _exchange(provider, request, params, code, verifier)
-    except BadParameters as exc:
-        return OAuthError("invalid_request", exc.description, exc.status).json()
-    except WrongSecret as exc:
-        await count_failure(provider, exc.guesses)
-        return exc.json()
-    except OAuthError as exc:
-        return exc.json()
+    return await client_endpoint(request, "token", _grant)
+
+
+async def _grant(request: Request, provider: Provider, params: dict[str, str]) -> Response:
+    grant_type = params.get("grant_type")
+    if not grant_type:
+        raise invalid_request("grant_type is missing")
+    if grant_type == "refresh_token":
+        return await _refresh(provider, request, params)
+    if grant_type != "authorization_code":
+        raise OAuthError("unsupported_grant_type", "grant_type must be authorization_code or refresh_token")
+    code = params.get("code")
+    if not code:
+        raise invalid_request("code is missing")
+    verifier = params.get("code_verifier")
+    if verifier is not None and not (43 <= len(verifier) <= 128):
+        raise invalid_request("code_verifier must be 43 to 128 characters")
+    return await _exchange(provider, request, params, code, verifier)
 
 
 @dataclass(frozen=True)
