@@ -23,7 +23,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import PASSWORD, BrowserSession, Process, cpu_seconds, exeunt, free_port, machine, pct
-from throughput import REDIRECT, SECRET, run_async
+from throughput import REDIRECT, SECRET, measure, run_async
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -40,7 +40,8 @@ class RefreshClient:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def refresh(self) -> float:
+    async def flow(self) -> float:
+        """One refresh (named ``flow`` so throughput.measure drives it as it drives sign-ins)."""
         started = time.perf_counter()
         form = urlencode({"grant_type": "refresh_token", "refresh_token": self.token}).encode()
         head = (
@@ -85,19 +86,6 @@ def first_refresh_token(base: str) -> str:
         auth=("bench", SECRET),
     )
     return str(answer.json()["refresh_token"])
-
-
-async def measure(clients: list[RefreshClient], concurrency: int, seconds: float) -> tuple[int, list[float], float]:
-    latencies: list[float] = []
-    stop_at = time.perf_counter() + seconds
-
-    async def run(client: RefreshClient) -> None:
-        while time.perf_counter() < stop_at:
-            latencies.append(await client.refresh())
-
-    started = time.perf_counter()
-    await asyncio.gather(*(run(c) for c in clients[:concurrency]))
-    return len(latencies), latencies, time.perf_counter() - started
 
 
 async def run_configuration(base: str, seconds: float, pid: int) -> list[str]:
