@@ -13,6 +13,7 @@ from tests.support.browser import chromium
 from tests.support.databases import PostgresTemplate, SqliteTemplate, pg_error
 from tests.support.flows import Browser
 from tests.support.idp import Idp
+from tests.support.rp import RecordingRp
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
@@ -95,3 +96,12 @@ def chrome() -> Iterator[Chromium]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def receivers() -> Iterator[list[RecordingRp]]:
+    """Recording RPs a test starts; stopped when it ends."""
+    made: list[RecordingRp] = []
+    yield made
+    for rp in made:
+        rp.stop()

@@ -4,7 +4,6 @@ loopback that answer 200, 204, 400, 500, redirect, hang, or refuse connections."
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -24,14 +23,6 @@ from tests.support.waiting import wait_until
 @pytest.fixture
 def idp_settings() -> dict[str, str]:
     return {"EXEUNT_BACKCHANNEL_TIMEOUT": "2"}
-
-
-@pytest.fixture
-def receivers() -> Iterator[list[RecordingRp]]:
-    made: list[RecordingRp] = []
-    yield made
-    for rp in made:
-        rp.stop()
 
 
 def all_deliveries(idp: Idp) -> list[DeliveryRecord]:

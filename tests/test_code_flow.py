@@ -104,7 +104,7 @@ def test_discovery_advertises_every_endpoint_and_the_jwks_serves_keys_with_kid(i
     assert meta["response_types_supported"] == ["code"]
     assert meta["code_challenge_methods_supported"] == ["S256"]
     assert "client_secret_basic" in meta["token_endpoint_auth_methods_supported"]
-    assert meta["id_token_signing_alg_values_supported"] == ["RS256"]
+    assert meta["id_token_signing_alg_values_supported"] == ["ES256", "RS256"]  # a key for each, always
     keys = httpx.get(meta["jwks_uri"]).json()["keys"]
     assert keys and all(k["kid"] and "d" not in k and k["use"] == "sig" for k in keys)
     assert len({k["kid"] for k in keys}) == len(keys)

@@ -61,12 +61,14 @@ def test_key_rotation_publishes_first_signs_later_and_old_tokens_still_verify(id
     old_token = exchange(idp, rp, browser.sign_in(rp)).json()["id_token"]
     old_kid = jwt.get_unverified_header(old_token)["kid"]
 
-    record = idp.call(
-        admin.rotate_key(idp.provider.db, idp.config, alg="RS256", delay=timedelta(minutes=10), now=idp.clock.now())
+    [record] = idp.call(
+        admin.rotate_keys(
+            idp.provider.db, idp.config, algs=("RS256",), delay=timedelta(minutes=10), now=idp.clock.now()
+        )
     )
     new_kid = record.kid
     idp.travel(KEY_RING_TTL + 1)  # other processes' key rings reload within this
-    kids = {k["kid"] for k in idp.jwks()["keys"]}
+    kids = {k["kid"] for k in idp.jwks()["keys"] if k["alg"] == "RS256"}
     assert kids == {old_kid, new_kid}  # published at once
     still_old = exchange(idp, rp, browser.sign_in(rp)).json()["id_token"]
     assert jwt.get_unverified_header(still_old)["kid"] == old_kid  # …but not signing yet
@@ -89,11 +91,13 @@ def test_keys_cli_rotate_list_retire(tmp_path: Path) -> None:
     first = exeunt("keys", "rotate", cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr
     listing = exeunt("keys", "list", cwd=tmp_path).stdout
-    assert listing.count("RS256") == 1 and "signing" in listing
-    second = exeunt("keys", "rotate", "--delay", "600", cwd=tmp_path)
+    assert listing.count("RS256") == 1 and listing.count("ES256") == 1 and listing.count("\tsigning\t") == 2
+    second = exeunt("keys", "rotate", "--delay", "600", cwd=tmp_path)  # every algorithm rotates together
     assert second.returncode == 0, second.stderr
     listing = exeunt("keys", "list", cwd=tmp_path).stdout
-    assert "signing" in listing and "next" in listing, listing
+    assert listing.count("\tsigning\t") == 2 and listing.count("\tnext\t") == 2, listing
+    only = exeunt("keys", "rotate", "--alg", "ES256", "--delay", "600", cwd=tmp_path)
+    assert only.returncode == 0 and "(ES256)" in only.stdout and "RS256" not in only.stdout
     new_kid = second.stdout.split()[1]
     refused = exeunt("keys", "retire", new_kid, cwd=tmp_path)
     assert refused.returncode == 2 and "no key would sign" in refused.stderr

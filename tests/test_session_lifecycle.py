@@ -7,7 +7,6 @@ login_required), and the reason is recorded.  SQLite and PostgreSQL; time moves,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +23,6 @@ from tests.support.rp import RecordingRp
 from tests.support.sessions import logout_token_of, receiver, sign_in_to
 
 ADMIN_TOKEN = "a" * 40
-
-
-@pytest.fixture
-def receivers() -> Iterator[list[RecordingRp]]:
-    made: list[RecordingRp] = []
-    yield made
-    for rp in made:
-        rp.stop()
 
 
 @pytest.fixture

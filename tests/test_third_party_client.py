@@ -19,11 +19,17 @@ with warnings.catch_warnings():
 REDIRECT = "http://localhost:9/authlib/callback"
 
 
-@pytest.mark.parametrize("idp_settings", [{}, {"EXEUNT_SIGNING_ALG": "ES256"}], ids=["RS256", "ES256"])
-def test_authlib_client_signs_in_with_pkce_and_validates_the_id_token(idp_sqlite: Idp, browser: Browser) -> None:
+@pytest.mark.parametrize(
+    "idp_settings, client_alg",
+    [({}, None), ({"EXEUNT_SIGNING_ALG": "ES256"}, None), ({}, "ES256")],
+    ids=["RS256", "ES256-default", "ES256-client-on-default-install"],
+)
+def test_authlib_client_signs_in_with_pkce_and_validates_the_id_token(
+    idp_sqlite: Idp, browser: Browser, client_alg: str | None
+) -> None:
     idp = idp_sqlite
     idp.add_user("alice")
-    secret = idp.add_client("authlib-app", [REDIRECT])
+    secret = idp.add_client("authlib-app", [REDIRECT], id_token_signed_response_alg=client_alg)
     meta = httpx.get(idp.url("/.well-known/openid-configuration")).json()
 
     with warnings.catch_warnings():
@@ -62,6 +68,7 @@ def test_authlib_client_signs_in_with_pkce_and_validates_the_id_token(idp_sqlite
         claims.validate()
         client.close()
     assert state and claims["sid"]
+    assert claims.header["alg"] == (client_alg or idp.config.signing_alg)  # never another algorithm
     assert claims["aud"] == "authlib-app"
     info = httpx.get(meta["userinfo_endpoint"], headers={"Authorization": f"Bearer {token['access_token']}"})
     assert info.json()["preferred_username"] == "alice"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from exeunt.config import Config
+from exeunt.config import SIGNING_ALGS, Config
 from exeunt.lifecycle import EndReason, device_summary
 from exeunt.protocol.clients import ClientRecord
 from exeunt.protocol.identifiers import is_random_id
@@ -32,7 +32,7 @@ from exeunt.storage.migrations import current_revision, head_revision, upgrade
 from exeunt.storage.outbox import DeliveryRecord
 from exeunt.storage.sessions import SessionRecord
 from exeunt.storage.users import UserRecord
-from exeunt.tokens.keys import KeyRing, new_key_record
+from exeunt.tokens.keys import KeyFileError, KeyRing, alg_of, load_key_file, new_key_record
 
 
 class AdminError(Exception):
@@ -115,13 +115,19 @@ async def add_client(db: Database, client: ClientRecord, secret: str | None, *, 
     return None if client.is_public else secret
 
 
-async def apply_seed(db: Database, path: Path, *, now: datetime) -> tuple[int, int]:
+async def apply_seed(db: Database, path: Path, *, now: datetime, config: Config | None = None) -> tuple[int, int]:
     """Create or update the users and clients declared in a TOML file.  Running it twice changes
     nothing the second time.  Returns (users, clients) written."""
     try:
         seed = read_seed(path)
     except SeedError as exc:
         raise AdminError(str(exc)) from exc
+    if config is not None:
+        for declared in seed.clients:
+            try:
+                check_signing_alg(config, declared.record.id_token_signed_response_alg)
+            except AdminError as exc:
+                raise AdminError(f"{path}: client {declared.record.client_id!r}: {exc}") from exc
     written_users = written_clients = 0
     async with db.write() as conn:
         for user in seed.users:
@@ -226,7 +232,7 @@ async def key_states(db: Database, config: Config, now: datetime) -> list[KeySta
         records = await key_store.list_all(conn)
     publish_after = timedelta(seconds=max(config.id_token_lifetime, config.access_token_lifetime))
     ring = KeyRing(records, publish_after_retire=publish_after)
-    signing = {k.kid for k in (ring.signing_key(a, now) for a in ("RS256", "ES256")) if k is not None}
+    signing = {k.kid for k in (ring.signing_key(a, now) for a in SIGNING_ALGS) if k is not None}
 
     def state(record: KeyRecord) -> str:
         if record.kid in signing:
@@ -245,16 +251,43 @@ def _keys_in_database(config: Config) -> None:
         raise AdminError("signing keys come from EXEUNT_SIGNING_KEY_FILES; rotate them by changing those files")
 
 
-async def rotate_key(db: Database, config: Config, *, alg: str, delay: timedelta, now: datetime) -> KeyRecord:
-    """Publish a new ``alg`` key now; it signs after ``delay``, when older ``alg`` keys stop signing."""
+async def rotate_keys(
+    db: Database, config: Config, *, algs: tuple[str, ...] = SIGNING_ALGS, delay: timedelta, now: datetime
+) -> list[KeyRecord]:
+    """Publish a new key per algorithm now (all of them together unless told); each signs after
+    ``delay``, when the older keys of its algorithm stop signing."""
     _keys_in_database(config)
-    record = new_key_record(alg, now, signs_from=now + delay)
+    records = [new_key_record(alg, now, signs_from=now + delay) for alg in algs]
     async with db.write() as conn:
-        for old in await key_store.list_all(conn):
-            if old.alg == alg:
-                await key_store.retire(conn, old.kid, record.signs_from)
-        await key_store.add(conn, record)
-    return record
+        await key_store.lock_for_key_changes(conn)
+        existing = await key_store.list_all(conn)
+        for record in records:
+            for old in existing:
+                if old.alg == record.alg:
+                    await key_store.retire(conn, old.kid, record.signs_from)
+            await key_store.add(conn, record)
+    return records
+
+
+def check_signing_alg(config: Config, alg: str | None) -> None:
+    """Refuse a client whose ``id_token_signed_response_alg`` no key of this installation signs.
+
+    Keys kept in the database exist for every algorithm (made at first start); keys given as PEM
+    files are the operator's choice, and a client registered for an algorithm they lack would get
+    no usable token.
+    """
+    if alg is None or not config.signing_key_files:
+        return
+    try:
+        have = {alg_of(load_key_file(str(path))[1]) for path in config.signing_key_files}
+    except KeyFileError as exc:
+        raise AdminError(f"EXEUNT_SIGNING_KEY_FILES: a key file {exc}") from exc
+    if alg not in have:
+        raise AdminError(
+            f"no {alg} key in EXEUNT_SIGNING_KEY_FILES (it has {', '.join(sorted(have))}): add a "
+            f"{'P-256 EC' if alg == 'ES256' else 'RSA'} key file to that list, or register the client "
+            f"with --id-token-signed-response-alg {' or '.join(sorted(have))}"
+        )
 
 
 async def retire_key(db: Database, config: Config, kid: str, *, force: bool, now: datetime) -> None:

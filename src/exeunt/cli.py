@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from exeunt import admin, demo, logs
 from exeunt.admin import AdminError
 from exeunt.clock import SYSTEM
-from exeunt.config import Config, ConfigError, load_config
+from exeunt.config import SIGNING_ALGS, Config, ConfigError, load_config
 from exeunt.protocol.registration import RegistrationError, build_client
 from exeunt.storage.database import Database
 
@@ -123,7 +123,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if config.seed_file:
             seed_db = Database(config.database_url)
             try:
-                users, clients = await admin.apply_seed(seed_db, config.seed_file, now=SYSTEM.now())
+                users, clients = await admin.apply_seed(seed_db, config.seed_file, now=SYSTEM.now(), config=config)
             finally:
                 await seed_db.dispose()
             print(f"seed file {config.seed_file}: {_count(users, 'user')} and {_count(clients, 'client')} written")
@@ -265,12 +265,14 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     config = _config(args)
     delay = timedelta(seconds=config.key_rotation_delay if args.delay is None else args.delay)
-    alg = args.alg or config.signing_alg
-    record = _run(args, admin.rotate_key, config, alg=alg, delay=delay, now=SYSTEM.now())
-    print(
-        f"added {record.kid} ({alg}): in the JWKS now, signing from {record.signs_from:%Y-%m-%d %H:%M:%S} UTC; "
-        "older keys stop signing then and stay published until their tokens have expired"
-    )
+    algs = (args.alg,) if args.alg else SIGNING_ALGS
+    records = _run(args, admin.rotate_keys, config, algs=algs, delay=delay, now=SYSTEM.now())
+    for record in records:
+        print(
+            f"added {record.kid} ({record.alg}): in the JWKS now, "
+            f"signing from {record.signs_from:%Y-%m-%d %H:%M:%S} UTC"
+        )
+    print("older keys of the same algorithm stop signing then and stay published until their tokens have expired")
     return 0
 
 
@@ -317,7 +319,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    users, clients = _run(args, admin.apply_seed, Path(args.file), now=SYSTEM.now())
+    users, clients = _run(args, admin.apply_seed, Path(args.file), now=SYSTEM.now(), config=_config(args))
     print(f"{_count(users, 'user')} and {_count(clients, 'client')} written")
     return 0
 
@@ -454,6 +456,7 @@ def cmd_clients_add(args: argparse.Namespace) -> int:
         allow_offline_access=args.allow_offline_access,
         rotate_refresh_tokens=not args.no_refresh_token_rotation,
     )
+    admin.check_signing_alg(_config(args), client.id_token_signed_response_alg)
     chosen = sys.stdin.readline().rstrip("\r\n") if args.secret_stdin else None
     secret = _run(args, admin.add_client, client, chosen, now=SYSTEM.now())
     print(f"client {client.client_id} added ({client.token_endpoint_auth_method})")
@@ -528,8 +531,10 @@ def parser() -> argparse.ArgumentParser:
 
     keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command", required=True)
     keys.add_parser("list", help="every key and what it does now").set_defaults(func=cmd_keys_list, read_only=True)
-    rotate = keys.add_parser("rotate", help="publish a new key now; sign with it after EXEUNT_KEY_ROTATION_DELAY")
-    rotate.add_argument("--alg", choices=["RS256", "ES256"], help="the algorithm (default EXEUNT_SIGNING_ALG)")
+    rotate = keys.add_parser(
+        "rotate", help="publish a new key per algorithm now; each signs after EXEUNT_KEY_ROTATION_DELAY"
+    )
+    rotate.add_argument("--alg", choices=SIGNING_ALGS, help="rotate only this algorithm's key (default: all together)")
     rotate.add_argument("--delay", type=int, metavar="SECONDS", help="override EXEUNT_KEY_ROTATION_DELAY")
     rotate.set_defaults(func=cmd_keys_rotate)
     retire = keys.add_parser("retire", help="stop a key signing now (it stays published while its tokens live)")
@@ -611,7 +616,11 @@ def parser() -> argparse.ArgumentParser:
     cadd.add_argument("--frontchannel-logout-session-required", action="store_true", help="add iss and sid to it")
     cadd.add_argument("--backchannel-logout-uri", metavar="URI", help="where logout tokens are POSTed (BCL)")
     cadd.add_argument("--backchannel-logout-session-required", action="store_true", help="sid in every logout token")
-    cadd.add_argument("--id-token-signed-response-alg", choices=["RS256", "ES256"], help="default EXEUNT_SIGNING_ALG")
+    cadd.add_argument(
+        "--id-token-signed-response-alg",
+        choices=SIGNING_ALGS,
+        help="id_token and logout-token algorithm (default EXEUNT_SIGNING_ALG)",
+    )
     cadd.add_argument(
         "--grant-type",
         action="append",

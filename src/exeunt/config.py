@@ -167,7 +167,6 @@ class Setting:
         return str(self.default)
 
 
-SIGNING_ALGS = ("RS256", "ES256")
 LOOPBACK_ISSUER = object()  # marks a default that depends on the issuer
 
 SETTINGS: tuple[Setting, ...] = (
@@ -438,7 +437,8 @@ SETTINGS: tuple[Setting, ...] = (
         "signing_key_files",
         (),
         signing_key_files,
-        "Comma-separated PEM private key files (RSA or P-256); the first signs. Replaces database keys.",
+        "Comma-separated PEM private key files (RSA or P-256); the first of each algorithm signs. "
+        "Replaces database keys; clients can register only the algorithms given.",
         "none (keys live in the database)",
     ),
 )

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from exeunt.clock import SYSTEM, Clock
-from exeunt.config import Config
+from exeunt.config import SIGNING_ALGS, Config
 from exeunt.security import new_token
 from exeunt.storage import keys as key_store
 from exeunt.storage import secrets as secret_store
@@ -30,7 +30,8 @@ class Runtime:
 
     @classmethod
     async def start(cls, config: Config, clock: Clock = SYSTEM) -> Runtime:
-        """Open the database (already migrated), make sure a cookie key and a signing key exist."""
+        """Open the database (already migrated), make sure a cookie key and a signing key for every
+        algorithm exist (a client registered for ES256 gets ES256 tokens, never RS256 ones)."""
         db = Database(
             config.database_url,
             pool_size=config.db_pool_size,
@@ -43,9 +44,12 @@ class Runtime:
             if config.signing_key_files:
                 ring = cls.ring_from(config, records_from_pem_files([str(p) for p in config.signing_key_files], now))
             else:
+                await key_store.lock_for_key_changes(conn)
                 ring = cls.ring_from(config, await key_store.list_all(conn))
-                if ring.signing_key(config.signing_alg, now) is None:
-                    await key_store.add(conn, new_key_record(config.signing_alg, now))
+                missing = [alg for alg in SIGNING_ALGS if ring.signing_key(alg, now) is None]
+                for alg in missing:
+                    await key_store.add(conn, new_key_record(alg, now))
+                if missing:
                     ring = cls.ring_from(config, await key_store.list_all(conn))
         return cls(config, db, secret, ring, clock)
 

@@ -29,11 +29,15 @@ def test_a_rotated_in_key_is_published_first_and_signs_later() -> None:
     assert ring.verification_key(old.kid) is not None  # a hint signed long ago still verifies
 
 
-def test_a_client_alg_without_a_key_falls_back_to_the_default() -> None:
-    ring = KeyRing([new_key_record("ES256", T0)], publish_after_retire=HOUR)
-    assert ring.signing_key_for("ES256", "RS256", T0) is not None
-    assert ring.signing_key("RS256", T0) is None
-    assert ring.algorithms == ["ES256"]
+def test_a_client_alg_without_a_key_gets_no_key_never_another_algorithms() -> None:
+    """Issue 12.1: an ES256 client rejects an RS256 token, so there is no fallback."""
+    ring = KeyRing([new_key_record("RS256", T0)], publish_after_retire=HOUR)
+    assert ring.signing_key_for("ES256", "RS256", T0) is None
+    assert ring.signing_key_for(None, "RS256", T0).alg == "RS256"  # type: ignore[union-attr]
+    assert ring.signing_algorithms(T0) == ["RS256"]
+    both = KeyRing([new_key_record("RS256", T0), new_key_record("ES256", T0)], publish_after_retire=HOUR)
+    assert both.signing_key_for("ES256", "RS256", T0).alg == "ES256"  # type: ignore[union-attr]
+    assert both.signing_algorithms(T0) == ["ES256", "RS256"]
 
 
 def test_jwks_members_and_kid_thumbprint() -> None:

@@ -284,8 +284,9 @@ class DeliveryWorker:
             return Answer(refused="backchannel_logout_uri is not http or https")
         ring = await self.runtime.key_ring()
         key = ring.signing_key_for(client.id_token_signed_response_alg, self.config.signing_alg, now)
-        if key is None:
-            return Answer(failure="no signing key is available")
+        if key is None:  # never another algorithm's key: the client would reject that token
+            alg = client.id_token_signed_response_alg or self.config.signing_alg
+            return Answer(failure=f"no {alg} signing key is available; run `exeunt keys rotate --alg {alg}`")
         token, _jti = mint_logout_token(
             key,
             issuer=self.config.issuer,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exeunt.storage.models import SigningKey, table_of
@@ -21,6 +21,17 @@ class KeyRecord:
     created_at: datetime
     signs_from: datetime
     retired_at: datetime | None
+
+
+KEY_CHANGES_LOCK = 0x6578_6B65  # "exke": one PostgreSQL advisory lock for adding keys
+
+
+async def lock_for_key_changes(conn: AsyncConnection) -> None:
+    """Serialise processes that add keys (two ``serve`` processes starting together would each add
+    one).  SQLite's write transaction (BEGIN IMMEDIATE) already does; PostgreSQL takes an advisory
+    lock held until the transaction ends."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(func.pg_advisory_xact_lock(KEY_CHANGES_LOCK)))
 
 
 async def list_all(conn: AsyncConnection) -> list[KeyRecord]:

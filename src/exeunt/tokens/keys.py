@@ -178,8 +178,16 @@ class KeyRing:
         return max(ready, key=lambda k: k.record.signs_from, default=None)
 
     def signing_key_for(self, client_alg: str | None, default_alg: str, now: datetime) -> LoadedKey | None:
-        """The key for a client's ``id_token_signed_response_alg``, else for the provider's default."""
-        return (self.signing_key(client_alg, now) if client_alg else None) or self.signing_key(default_alg, now)
+        """The key for a client's ``id_token_signed_response_alg`` (else the provider's default).
+
+        Never a key of another algorithm: a client that registered ES256 rejects an RS256 token, so
+        no key for its algorithm means no token (the caller says so), not a token it cannot use.
+        """
+        return self.signing_key(client_alg or default_alg, now)
+
+    def signing_algorithms(self, now: datetime) -> list[str]:
+        """The algorithms some key signs with now: what discovery offers clients."""
+        return sorted({k.alg for k in self._keys.values() if self.signing_key(k.alg, now) is not None})
 
     def verification_key(self, kid: str) -> LoadedKey | None:
         """Any key of ours, retired or not: an id_token_hint is accepted long after it expired."""

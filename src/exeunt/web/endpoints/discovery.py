@@ -72,7 +72,7 @@ def metadata(config: Config, algorithms: list[str]) -> dict[str, Any]:
 async def openid_configuration(request: Request) -> JSONResponse:
     provider = Provider.of(request)
     ring = await provider.runtime.key_ring()
-    algorithms = sorted(set(ring.algorithms) | {provider.config.signing_alg})
+    algorithms = ring.signing_algorithms(provider.now())
     return JSONResponse(metadata(provider.config, algorithms), headers={"Cache-Control": "public, max-age=300"})
 
 

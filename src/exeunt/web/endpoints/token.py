@@ -129,8 +129,9 @@ async def _respond(
     now = provider.now()
     ring = await provider.runtime.key_ring()
     key = ring.signing_key_for(client.id_token_signed_response_alg, provider.config.signing_alg, now)
-    if key is None:  # only possible if an operator retired every key without adding one
-        return OAuthError("server_error", "no signing key is available", 500).json()
+    if key is None:  # an operator retired every key of this algorithm, or the key files lack it
+        alg = client.id_token_signed_response_alg or provider.config.signing_alg
+        return OAuthError("server_error", f"no {alg} signing key is available; the operator must add one", 500).json()
     body: dict[str, object] = {
         "access_token": issued.access_token,
         "token_type": "Bearer",
