@@ -11,7 +11,9 @@ by one of two techniques:
   validated as Back-Channel Logout 1.0 §2.6 says: signature against the JWKS, ``typ``, ``iss``,
   ``aud``, ``iat``/``exp``, ``events``, no ``nonce``, and a ``jti`` not seen before.
 
-Each page shows the app's own session state and the sign-out notifications it received.
+Each page shows who is signed in (the name from the provider's userinfo; the opaque ``sub`` and
+``sid`` under "details") and the sign-out notifications it received: this browser's session first,
+then those of other browsers.
 """
 
 from __future__ import annotations
@@ -39,12 +41,13 @@ BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 @dataclass
 class RpState:
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)  # our cookie → id_token claims
+    sid_of_cookie: dict[str, str] = field(default_factory=dict)  # kept after sign-out: whose log to show first
     pending: dict[str, dict[str, str]] = field(default_factory=dict)  # state → nonce, PKCE verifier
     seen_jtis: set[str] = field(default_factory=set)
-    log: list[str] = field(default_factory=list)
+    log: list[tuple[str, str]] = field(default_factory=list)  # (sid, line)
 
-    def note(self, line: str) -> None:
-        self.log.append(time.strftime("%H:%M:%S ") + line)
+    def note(self, sid: str, line: str) -> None:
+        self.log.append((sid, time.strftime("%H:%M:%S ") + line))
 
     def end_sid(self, sid: str) -> int:
         ended = [cookie for cookie, claims in self.sessions.items() if claims.get("sid") == sid]
@@ -111,21 +114,30 @@ class ServerRp:
 <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;color:#1d2330}}
 .status{{padding:.8rem 1rem;border-radius:8px;background:#eef3ff}} .out{{background:#fdecea}}
 a.button,button{{display:inline-block;padding:.5rem 1rem;border-radius:6px;background:#2f5bd3;color:#fff;
-text-decoration:none;border:0;font:inherit}} code{{font-size:.85rem}} li{{font-family:monospace}}</style></head>
+text-decoration:none;border:0;font:inherit}} code{{font-size:.85rem}} li{{font-family:monospace}}
+.muted{{color:#5b6475}} details{{margin:.5rem 0;color:#5b6475}}</style></head>
 <body><h1>{self.title}</h1><p>A sample app signed in through exeunt; {explain}.</p>
-<div id="status" class="status">…</div><p id="actions"></p>
-<h2>Sign-out notifications received</h2><ul id="log"></ul>
+<div id="status" class="status">…</div><details id="details"><summary>details</summary>
+<p>sub <code id="sub"></code><br>sid <code id="sid"></code></p></details><p id="actions"></p>
+<h2>This browser's session</h2><ul id="log"></ul>
+<h2>Other sessions</h2><p class="muted" id="others-empty">none yet: other browsers' sign-ins and
+sign-outs show here</p><ul id="others"></ul>
 <script>
+function lines(list) {{ return list.map(l => "<li>" + l + "</li>").join(""); }}
 async function refresh() {{
   const s = await (await fetch("/state", {{cache: "no-store"}})).json();
   const box = document.getElementById("status");
   box.className = "status" + (s.signed_in ? "" : " out");
-  box.innerHTML = s.signed_in ? "Signed in as <b>" + s.sub + "</b><br>sid <code>" + s.sid + "</code>"
-                              : "Signed out";
+  box.innerHTML = s.signed_in ? "Signed in as <b>" + s.name + "</b>" : "Signed out";
+  document.getElementById("details").hidden = !s.signed_in;
+  document.getElementById("sub").textContent = s.sub || "";
+  document.getElementById("sid").textContent = s.sid || "";
   document.getElementById("actions").innerHTML = s.signed_in
     ? '<a class="button" id="sign-out" href="/logout">Sign out</a>'
     : '<a class="button" id="sign-in" href="/login">Sign in</a>';
-  document.getElementById("log").innerHTML = s.log.map(l => "<li>" + l + "</li>").join("");
+  document.getElementById("log").innerHTML = lines(s.log);
+  document.getElementById("others").innerHTML = lines(s.others);
+  document.getElementById("others-empty").hidden = s.others.length > 0;
 }}
 refresh(); setInterval(refresh, 1000);
 </script></body></html>"""
@@ -133,12 +145,15 @@ refresh(); setInterval(refresh, 1000);
 
     async def state_json(self, request: Request) -> Response:
         claims = self._claims(request)
+        mine = self.state.sid_of_cookie.get(request.cookies.get(self.cookie, ""))
         return JSONResponse(
             {
                 "signed_in": claims is not None,
-                "sub": html.escape(claims["sub"]) if claims else None,
-                "sid": html.escape(claims["sid"]) if claims else None,
-                "log": [html.escape(x) for x in self.state.log],
+                "name": html.escape(claims.get("_name") or claims["sub"]) if claims else None,
+                "sub": claims["sub"] if claims else None,  # shown with textContent
+                "sid": claims["sid"] if claims else None,
+                "log": [html.escape(line) for sid, line in self.state.log if sid == mine],
+                "others": [html.escape(line) for sid, line in self.state.log if sid != mine],
             },
             headers={"Cache-Control": "no-store"},
         )
@@ -179,7 +194,8 @@ refresh(); setInterval(refresh, 1000);
                     "code_verifier": pending["verifier"],
                 },
             )
-        token = answer.json()["id_token"]
+        tokens = answer.json()
+        token = tokens["id_token"]
         claims = jwt.decode(
             token,
             await self._key_for(token),
@@ -190,12 +206,21 @@ refresh(); setInterval(refresh, 1000);
         if claims.get("nonce") != pending["nonce"]:
             return HTMLResponse("<p>Sign-in refused: nonce mismatch.</p>", status_code=400)
         claims["_id_token"] = token
+        claims["_name"] = await self._name(tokens["access_token"])
         cookie = secrets.token_urlsafe(24)
         self.state.sessions[cookie] = claims
-        self.state.note(f"signed in, sid {claims['sid'][:12]}…")
+        self.state.sid_of_cookie[cookie] = claims["sid"]
+        self.state.note(claims["sid"], f"signed in as {claims['_name'] or claims['sub']}, sid {claims['sid'][:12]}…")
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(self.cookie, cookie, httponly=True, samesite="lax")
         return response
+
+    async def _name(self, access_token: str) -> str | None:
+        """The person's name from the provider's userinfo endpoint (scope ``profile``)."""
+        async with httpx.AsyncClient(timeout=5) as http:
+            answer = await http.get(self.issuer + "/userinfo", headers={"Authorization": f"Bearer {access_token}"})
+        name = answer.json().get("name") if answer.status_code == 200 else None
+        return name if isinstance(name, str) else None
 
     async def logout(self, request: Request) -> Response:
         """RP-initiated logout: send the browser to the provider's end_session_endpoint."""
@@ -210,7 +235,7 @@ refresh(); setInterval(refresh, 1000);
         iss, sid = request.query_params.get("iss"), request.query_params.get("sid")
         if iss == self.issuer and sid:
             ended = self.state.end_sid(sid)
-            self.state.note(f"front-channel: sid {sid[:12]}… ended ({ended} local session)")
+            self.state.note(sid, f"front-channel: sid {sid[:12]}… ended ({ended} local session)")
         return Response("", headers={"Cache-Control": "no-store"})
 
     async def backchannel_logout(self, request: Request) -> Response:
@@ -219,14 +244,19 @@ refresh(); setInterval(refresh, 1000);
         try:
             claims = await self._validate_logout_token(token)
         except (jwt.InvalidTokenError, ValueError) as exc:
-            self.state.note(f"back-channel: refused a logout token ({exc})")
+            self.state.note("", f"back-channel: refused a logout token ({exc})")
             return JSONResponse(
                 {"error": "invalid_request", "error_description": str(exc)},
                 status_code=400,
                 headers={"Cache-Control": "no-store"},
             )
         ended = self.state.end_sid(claims["sid"])
-        self.state.note(f"back-channel: logout token for sid {claims['sid'][:12]}… ({ended} local session ended)")
+        reason = claims.get("exeunt_reason", "")  # why the session ended (a private claim of exeunt)
+        self.state.note(
+            claims["sid"],
+            f"back-channel: logout token for sid {claims['sid'][:12]}… ({ended} local session ended)"
+            + (f", because: {reason}" if reason else ""),
+        )
         return Response("", headers={"Cache-Control": "no-store"})
 
     async def _validate_logout_token(self, token: str) -> dict[str, Any]:

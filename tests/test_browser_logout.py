@@ -178,23 +178,23 @@ def test_oidc_client_ts_session_monitor_notices_a_sign_out_in_another_tab(
     try:
         app = context.new_page()
         app.goto(spa.base + "/index.html")
-        expect(app.locator("#status")).to_have_text("signed out")
+        expect(app.locator("#status")).to_have_text("Signed out")
         app.click("#login")
         app.fill("#username", "alice")
         app.fill("#password", PASSWORD)
         app.click("button[type=submit]")
-        expect(app.locator("#status")).to_contain_text("signed in sid=")
+        expect(app.locator("#status")).to_contain_text("Signed in as")
 
         # Before sign-out the monitor keeps answering "unchanged": no spurious sign-out for 4 s
         # (four polls of the check_session iframe).
         with pytest.raises(AssertionError):
-            expect(app.locator("#status")).not_to_contain_text("signed in", timeout=4000)
+            expect(app.locator("#status")).not_to_contain_text("Signed in", timeout=4000)
 
         other = context.new_page()
         other.goto(idp.url("/logout"))
         other.click("#sign-out")
         expect(other.locator("h1")).to_have_text("You are signed out")
-        expect(app.locator("#status")).to_have_text("signed out", timeout=10000)
+        expect(app.locator("#status")).to_have_text("Signed out", timeout=10000)
         expect(app.locator("#log")).to_contain_text("userSignedOut")
         app.screenshot(path=str(artifacts / "spa-signed-out.png"))
     finally:

@@ -36,7 +36,7 @@ def test_signing_out_other_devices_reaches_the_other_browsers_session_monitor(
         app.fill("#username", "alice")
         app.fill("#password", PASSWORD)
         app.click("button[type=submit]")
-        expect(app.locator("#status")).to_contain_text("signed in sid=")
+        expect(app.locator("#status")).to_contain_text("Signed in as")
 
         own = phone.new_page()
         own.goto(idp.url("/login"))
@@ -58,7 +58,7 @@ def test_signing_out_other_devices_reaches_the_other_browsers_session_monitor(
         expect(own.locator("li.session")).to_have_count(1)
         # The laptop's browser state is unchanged; its monitor learns from the provider that the
         # session ended, and oidc-client-ts reports the sign-out.
-        expect(app.locator("#status")).to_have_text("signed out", timeout=10000)
+        expect(app.locator("#status")).to_have_text("Signed out", timeout=10000)
         expect(app.locator("#log")).to_contain_text("userSignedOut")
     finally:
         laptop.close()

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.support.cli import exeunt
-from tests.support.flows import Browser, Rp, exchange, sign_out, verify_id_token
+from tests.support.flows import Browser, Rp, continue_from, exchange, sign_out, verify_id_token
 from tests.support.idp import Idp
 from tests.support.process import ExeuntProcess
 from tests.support.rp import RecordingRp
@@ -65,6 +65,52 @@ def test_a_client_algorithm_the_key_files_lack_is_refused_with_the_fix(tmp_path:
     assert "no ES256 key in EXEUNT_SIGNING_KEY_FILES (it has RS256)" in refused.stderr, refused.stderr
     accepted = exeunt("clients", "add", "rs-app", "--redirect-uri", CB, cwd=tmp_path, env=env)
     assert accepted.returncode == 0, accepted.stderr
+
+
+def test_the_way_back_to_the_application_waits_for_its_logout_token_even_without_script(
+    idp_sqlite: Idp, receivers: list[RecordingRp]
+) -> None:
+    """Items 3 and 5: "Continue to Notes" goes through the provider, which answers 303 (with state)
+    only once Notes has its logout token; the page says what it waits for and names the app."""
+    idp = idp_sqlite
+    idp.add_user("alice")
+    notes = receiver(idp, receivers, "notes", mode="slow")  # its back-channel answers after 0.3 s
+    idp.add_client("quiet", [CB], secret="q" * 40)  # no logout URI at all
+    browser = Browser(idp)
+    sign_in_to(idp, browser, [notes])
+    browser.sign_in(Rp("quiet", CB, "q" * 40))
+    _, answer = sign_out(browser, client_id="notes", post_logout_redirect_uri=notes.base + "/bye", state="s1")
+    done = browser.http.get(idp.url(answer.headers["location"]))
+    assert ">Continue to Notes</a>" in done.text
+    assert "You go back to Notes as soon as" in done.text and "in at most 5 seconds" in done.text
+    assert "Quiet will notice that you signed out" in done.text
+    assert "front-" not in done.text and "back-channel" not in done.text  # no jargon for people
+    # A browser without script (or any HTTP client) follows the link at once: it must not arrive first.
+    continued = continue_from(browser, done)
+    assert continued == notes.base + "/bye?state=s1"
+    arrived = httpx.get(continued)
+    assert arrived.status_code == 200
+    [token] = notes.events("backchannel")
+    [back] = notes.events("post_logout")
+    assert back.at - token.at >= 0.25, "the user reached Notes before Notes had answered its logout token"
+    browser.close()
+
+
+def test_the_way_back_waits_no_longer_than_the_logout_wait(idp_sqlite: Idp, receivers: list[RecordingRp]) -> None:
+    """Item 3: bounded by EXEUNT_LOGOUT_WAIT counted from the sign-out, whatever the client does."""
+    idp = idp_sqlite
+    idp.add_user("alice")
+    notes = receiver(idp, receivers, "notes", mode="hang")
+    browser = Browser(idp)
+    sign_in_to(idp, browser, [notes])
+    _, answer = sign_out(browser, client_id="notes", post_logout_redirect_uri=notes.base + "/bye")
+    done = browser.http.get(idp.url(answer.headers["location"]))
+    notes.wait_for("backchannel")
+    idp.travel(idp.config.logout_wait)  # the wait is over: no further waiting at the provider
+    assert continue_from(browser, done) == notes.base + "/bye"
+    bogus = browser.http.get(idp.url("/logout/continue/" + "A" * 43))
+    assert bogus.status_code == 200 and "Nobody is signed in" in bogus.text  # never a redirect to anywhere
+    browser.close()
 
 
 def test_userinfo_takes_the_access_token_from_a_form_body_but_never_two_ways(idp_sqlite: Idp) -> None:

@@ -23,6 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -34,7 +35,9 @@ from exeunt import admin, logs
 from exeunt.clock import SYSTEM
 from exeunt.config import load_config
 from exeunt.paths import package_dir
+from exeunt.protocol.registration import build_client
 from exeunt.serving import Server
+from exeunt.storage.database import Database
 
 PASSWORD_WORDS = ("amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "harbor")
 
@@ -90,24 +93,24 @@ session monitor polls the provider's <code>check_session_iframe</code> and notic
     return Starlette(routes=[Route("/", index)])
 
 
-def _seed(
-    path: Path, apps: list[dict[str, object]], board_id: str, board_uris: list[str], username: str, password: str
+async def _register(
+    db: Database, apps: list[dict[str, Any]], board_id: str, board_uris: list[str], username: str, password: str
 ) -> None:
-    def toml(value: object) -> str:
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, list):
-            return "[" + ", ".join(toml(v) for v in value) + "]"
-        return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-    lines = [f'[[users]]\nusername = {toml(username)}\npassword = {toml(password)}\nname = "Demo User"\n']
+    """The demo user and apps, registered as `exeunt users add` and `clients add` would: only hashes
+    of the password and secrets reach the disk (no seed file with them in clear)."""
+    now = SYSTEM.now()
+    await admin.add_user(db, username, password, email=None, name="Demo User", now=now)
     for app in apps:
-        lines.append("[[clients]]\n" + "".join(f"{k} = {toml(v)}\n" for k, v in app.items()))
-    lines.append(
-        f'[[clients]]\nclient_id = {toml(board_id)}\nname = "Board"\npublic = true\n'
-        f"redirect_uris = {toml(board_uris)}\n"
+        metadata = {k: v for k, v in app.items() if k != "secret"}
+        await admin.add_client(db, build_client(**metadata), app["secret"], now=now)
+    board = build_client(
+        client_id=board_id,
+        name="Board",
+        public=True,
+        redirect_uris=board_uris,
+        post_logout_redirect_uris=[u for u in board_uris if u.endswith("/index.html")],
     )
-    path.write_text("\n".join(lines))
+    await admin.add_client(db, board, None, now=now)
 
 
 def _stop_all(servers: list[Server]) -> None:
@@ -133,7 +136,18 @@ async def run(args: argparse.Namespace) -> int:
         "billing": f"http://localhost:{args.billing_port}",
         "board": f"http://127.0.0.1:{args.board_port}",
     }
-    work = Path(tempfile.mkdtemp(prefix="exeunt-demo-"))
+    with tempfile.TemporaryDirectory(prefix="exeunt-demo-") as work:  # removed when the demo stops
+        return await _serve(args, ports, urls, Path(work), server_rp, board_server)
+
+
+async def _serve(
+    args: argparse.Namespace,
+    ports: dict[str, tuple[int, str]],
+    urls: dict[str, str],
+    work: Path,
+    server_rp: ModuleType,
+    board_server: ModuleType,
+) -> int:
     username, password = "demo", "-".join(secrets.choice(PASSWORD_WORDS) for _ in range(3))
     env = {
         "EXEUNT_ISSUER": urls["idp"],
@@ -159,18 +173,16 @@ async def run(args: argparse.Namespace) -> int:
         client_id="billing",
         secret=secrets.token_urlsafe(32),
     )
-    seed = work / "seed.toml"
-    _seed(
-        seed,
-        [notes.registration(), billing.registration()],
-        "board",
-        board_server.redirect_uris(urls["board"]),
-        username,
-        password,
-    )
     db = await admin.prepare_database(config)
     try:
-        await admin.apply_seed(db, seed, now=SYSTEM.now())
+        await _register(
+            db,
+            [notes.registration(), billing.registration()],
+            "board",
+            board_server.redirect_uris(urls["board"]),
+            username,
+            password,
+        )
     finally:
         await db.dispose()
 

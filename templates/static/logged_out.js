@@ -1,6 +1,8 @@
 // The logged-out page: load one hidden iframe per front-channel client, show each one's progress,
 // poll back-channel delivery states, then follow the post-logout redirect once every frame has
 // loaded (and the initiating client's back-channel delivery is done), or the wait has passed.
+// The target is the provider's /logout/continue/{id}, which itself waits for that delivery before
+// its 303 to post_logout_redirect_uri, so the order holds for browsers without script too.
 (function () {
   "use strict";
   var list = document.getElementById("progress");

@@ -140,3 +140,14 @@ def sign_out(browser: Browser, **params: str) -> tuple[httpx.Response, httpx.Res
     fields = hidden_fields(page.text)
     answer = browser.http.post(browser.idp.url("/logout/confirm"), data=fields, headers={"Origin": browser.idp.issuer})
     return page, answer
+
+
+def continue_from(browser: Browser, done_page: httpx.Response) -> str:
+    """Press "Continue" on the logged-out page: the provider's 303 target (RIL §3), unescaped."""
+    match = re.search(r'id="continue" href="([^"]+)"', done_page.text)
+    assert match, "no Continue button on the page"
+    href = html.unescape(match.group(1))
+    assert href.startswith("/logout/continue/"), href  # always through the provider
+    answer = browser.http.get(browser.idp.url(href))
+    assert answer.status_code == 303, answer.text
+    return answer.headers["location"]

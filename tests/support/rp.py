@@ -208,6 +208,9 @@ class RecordingRp:
             )
             if mode == "hang":
                 await asyncio.sleep(3600)
+            if mode == "slow":  # answers 200, after a noticeable pause
+                await asyncio.sleep(0.3)
+                mode = "200"
             if mode == "500-then-200":
                 if state.calls == 1:
                     return Response("try later", status_code=500)

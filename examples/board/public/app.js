@@ -1,5 +1,7 @@
-// A single-page app on oidc-client-ts: code + PKCE sign-in, then the library's session monitor
-// polls the provider's check_session_iframe and raises userSignedOut when the session ends.
+// A single-page app on oidc-client-ts: code + PKCE sign-in, the person's name from userinfo, the
+// library's session monitor (it polls the provider's check_session_iframe and raises userSignedOut
+// when the session ends), and RP-initiated sign-out (signoutRedirect: the provider asks, then
+// returns here).
 (function () {
   "use strict";
   var cfg = window.SPA_CONFIG;
@@ -11,7 +13,8 @@
     silent_redirect_uri: origin + "/silent.html",
     post_logout_redirect_uri: origin + "/index.html",
     response_type: "code",
-    scope: "openid",
+    scope: "openid profile",
+    loadUserInfo: true,
     monitorSession: true,
     checkSessionIntervalInSeconds: 1,
     automaticSilentRenew: false,
@@ -19,24 +22,48 @@
   });
   var status = document.getElementById("status");
   var log = document.getElementById("log");
+  var login = document.getElementById("login");
+  var logout = document.getElementById("logout");
+  var details = document.getElementById("details");
+
   function note(text) {
     var li = document.createElement("li");
-    li.textContent = new Date().toISOString() + " " + text;
+    li.textContent = new Date().toLocaleTimeString() + " " + text;
     log.appendChild(li);
   }
-  mgr.events.addUserSignedOut(function () { status.textContent = "signed out"; note("userSignedOut"); });
+  function show(user) {
+    status.className = "status" + (user ? "" : " out");
+    status.textContent = user ? "Signed in as " + (user.profile.name || user.profile.sub) : "Signed out";
+    document.getElementById("sub").textContent = user ? user.profile.sub : "";
+    document.getElementById("sid").textContent = user ? user.profile.sid : "";
+    details.hidden = !user;
+    login.hidden = !!user;
+    logout.hidden = !user;
+  }
+
+  mgr.events.addUserSignedOut(function () {
+    note("userSignedOut: the provider's session ended");
+    mgr.removeUser().then(function () { show(null); });
+  });
   mgr.events.addUserSessionChanged(function () { note("userSessionChanged"); });
-  document.getElementById("login").addEventListener("click", function () { mgr.signinRedirect(); });
+  login.addEventListener("click", function () { mgr.signinRedirect(); });
+  logout.addEventListener("click", function () {
+    mgr.getUser().then(function (user) {
+      return mgr.signoutRedirect({ id_token_hint: user ? user.id_token : undefined, state: "board" });
+    });
+  });
 
   var params = new URLSearchParams(window.location.search);
   var ready = params.has("code") || params.has("error")
     ? mgr.signinCallback().then(function () { window.history.replaceState({}, "", "/index.html"); })
-    : Promise.resolve();
+    : params.has("state")
+      ? mgr.signoutCallback().then(function () { window.history.replaceState({}, "", "/index.html"); })
+      : Promise.resolve();
   ready
     .then(function () { return mgr.getUser(); })
     .then(function (user) {
-      status.textContent = user ? "signed in sid=" + user.profile.sid : "signed out";
+      show(user);
       if (user) note("signed in, session_state " + user.session_state);
     })
-    .catch(function (err) { status.textContent = "error: " + err.message; });
+    .catch(function (err) { status.textContent = "Error: " + err.message; });
 })();

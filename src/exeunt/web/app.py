@@ -92,6 +92,8 @@ def routes() -> list[Route | Mount]:
         Route("/logout/confirm", end_session.confirm, methods=["POST"]),
         Route("/logout/done/{signout_id}", end_session.logged_out),  # FCL §2: protocol/logout.py frontchannel_url
         Route("/logout/status/{signout_id}", signout_status.signout_status),  # BCL: delivery/policy.py states
+        # RIL §3: the redirect to post_logout_redirect_uri, once the initiating RP's logout token is in
+        Route("/logout/continue/{signout_id}", end_session.continue_to_application),
         Route(PATHS["check_session_iframe"], check_session.check_session_iframe),  # Session Management §3
         Route("/session/check/origins", check_session.client_origins),
         Route("/session/check/live", check_session.live),  # the iframe asks: has this session ended elsewhere?

@@ -9,6 +9,8 @@ the top-level GET brings the cookie, and the person sees the question for their 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import asdict
 from functools import partial
 from typing import Any
@@ -18,20 +20,26 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from exeunt.delivery.policy import DeliveryState
 from exeunt.lifecycle import EndReason
 from exeunt.protocol.identifiers import is_random_id
 from exeunt.protocol.logout import LogoutRequest, refused, validate_logout_request
 from exeunt.protocol.urls import safe_origin
 from exeunt.signout import sign_out
+from exeunt.storage import outbox
 from exeunt.storage import sessions as session_store
 from exeunt.storage import signouts as signout_store
 from exeunt.storage.sessions import SessionRecord
+from exeunt.storage.signouts import SignoutRecord
 from exeunt.web.errors import NO_STORE, error_page
 from exeunt.web.own_forms import read_own_form
 from exeunt.web.params import BadParameters, read_params
 from exeunt.web.provider import Provider
 
+log = logging.getLogger("exeunt.signout")
+
 PENDING_MAX_AGE = 3600
+CONTINUE_POLL = 0.05  # seconds between looks at the initiating client's delivery
 
 
 def _serializer(provider: Provider) -> URLSafeTimedSerializer:
@@ -193,9 +201,15 @@ async def logged_out(request: Request) -> Response:
     ]
     backchannel = [{"client_id": p.client_id, "name": p.name} for p in signout.participants if p.backchannel]
     quiet = [p.name for p in signout.participants if not p.frontchannel_url and not p.backchannel]
-    target = LogoutRequest(
-        post_logout_redirect_uri=signout.post_logout_redirect_uri, state=signout.state
-    ).redirect_target()
+    if quiet:
+        log.info(
+            "signout %s: %s registered no front- or back-channel logout URI; they learn of it only "
+            "through the session check iframe, if they poll it",
+            signout.id,
+            ", ".join(p.client_id for p in signout.participants if not p.frontchannel_url and not p.backchannel),
+        )
+    target = _target(signout)
+    initiator = next((p for p in signout.participants if p.client_id == signout.initiating_client_id), None)
     frame_origins = sorted(
         {o for p in signout.participants if p.frontchannel_url and (o := safe_origin(p.frontchannel_url))}
     )
@@ -211,11 +225,61 @@ async def logged_out(request: Request) -> Response:
             "frames": frames,
             "backchannel": backchannel,
             "quiet": quiet,
-            "target": target,
+            "target": f"/logout/continue/{signout.id}" if target else None,
             "already": False,
             "wait_ms": int(provider.config.logout_wait * 1000),
+            "wait_s": f"{provider.config.logout_wait:g}",
             "signout_id": signout.id,
             "initiator": signout.initiating_client_id,
+            "initiator_name": initiator.name if initiator else None,
+            "initiator_backchannel": bool(initiator and initiator.backchannel),
         },
         headers={**NO_STORE, "Content-Security-Policy": csp},
     )
+
+
+def _target(signout: SignoutRecord) -> str | None:
+    return LogoutRequest(
+        post_logout_redirect_uri=signout.post_logout_redirect_uri, state=signout.state
+    ).redirect_target()
+
+
+async def continue_to_application(request: Request) -> Response:
+    """``GET /logout/continue/{id}``: the way back to the application that asked for the sign-out.
+
+    The logged-out page's button and script both come here, so every browser (with script or
+    without, or any HTTP client following the link) reaches ``post_logout_redirect_uri`` only after
+    the initiating client's logout token has been delivered (or given up), or ``EXEUNT_LOGOUT_WAIT``
+    has passed since the sign-out: the application never sees the user back before it knows.
+    Then RIL §3: a 303 to the validated URI with ``state``.
+    """
+    provider = Provider.of(request)
+    signout_id = request.path_params["signout_id"]
+    async with provider.db.read() as conn:
+        signout = await signout_store.get(conn, signout_id) if is_random_id(signout_id) else None
+    if signout is None or provider.now() >= signout.expires_at:
+        return _nothing_to_sign_out(provider, request, LogoutRequest())
+    target = _target(signout)
+    if target is None:
+        return RedirectResponse(f"/logout/done/{signout.id}", status_code=303, headers=NO_STORE)
+    initiator = next((p for p in signout.participants if p.client_id == signout.initiating_client_id), None)
+    if initiator is not None and initiator.backchannel:
+        await _await_delivery(provider, signout, initiator.client_id)
+    return RedirectResponse(target, status_code=303, headers=NO_STORE)
+
+
+async def _await_delivery(provider: Provider, signout: SignoutRecord, client_id: str) -> None:
+    """Until ``client_id``'s delivery for ``signout`` is settled, or the wait since the sign-out is over
+    (and always inside the request deadline)."""
+    waited = (provider.now() - signout.created_at).total_seconds()
+    budget = min(provider.config.logout_wait - waited, provider.config.request_timeout - 1)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + budget
+    while True:
+        async with provider.db.read() as conn:
+            states = {d.client_id: d.state for d in await outbox.of_signout(conn, signout.id)}
+        if states.get(client_id) in (None, DeliveryState.DELIVERED, DeliveryState.GIVEN_UP):
+            return
+        if loop.time() + CONTINUE_POLL > deadline:
+            return
+        await asyncio.sleep(CONTINUE_POLL)
