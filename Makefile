@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run demo test install lint clean
+.PHONY: run demo test install lint clean screenshots
 
 $(BIN)/exeunt: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,13 +22,19 @@ demo: install
 	bash scripts/install-examples
 	$(BIN)/exeunt demo
 
+## Regenerate the README's screenshots (docs/img) from the real demo in headless Chromium (ports 8000-8003, 8010).
+screenshots: install
+	$(BIN)/pip install --quiet -e '.[test]'
+	bash scripts/install-examples
+	$(BIN)/python scripts/screenshots.py
+
 ## Install everything the tests need (Python packages, Debian's chromium, the npm test apps) and run them all.
 test:
 	bash scripts/test
 
 lint: install
-	$(BIN)/ruff check src tests alembic bench examples
-	$(BIN)/ruff format --check src tests alembic bench examples
+	$(BIN)/ruff check src tests alembic bench examples scripts
+	$(BIN)/ruff format --check src tests alembic bench examples scripts
 	$(BIN)/mypy --strict src
 
 clean:

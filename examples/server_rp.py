@@ -124,19 +124,23 @@ text-decoration:none;border:0;font:inherit}} code{{font-size:.85rem}} li{{font-f
 sign-outs show here</p><ul id="others"></ul>
 <script>
 function lines(list) {{ return list.map(l => "<li>" + l + "</li>").join(""); }}
+function put(id, markup) {{  // only when it changed: a button replaced every second cannot be clicked
+  const el = document.getElementById(id);
+  if (el.innerHTML !== markup) el.innerHTML = markup;
+}}
 async function refresh() {{
   const s = await (await fetch("/state", {{cache: "no-store"}})).json();
   const box = document.getElementById("status");
   box.className = "status" + (s.signed_in ? "" : " out");
-  box.innerHTML = s.signed_in ? "Signed in as <b>" + s.name + "</b>" : "Signed out";
+  put("status", s.signed_in ? "Signed in as <b>" + s.name + "</b>" : "Signed out");
   document.getElementById("details").hidden = !s.signed_in;
   document.getElementById("sub").textContent = s.sub || "";
   document.getElementById("sid").textContent = s.sid || "";
-  document.getElementById("actions").innerHTML = s.signed_in
+  put("actions", s.signed_in
     ? '<a class="button" id="sign-out" href="/logout">Sign out</a>'
-    : '<a class="button" id="sign-in" href="/login">Sign in</a>';
-  document.getElementById("log").innerHTML = lines(s.log);
-  document.getElementById("others").innerHTML = lines(s.others);
+    : '<a class="button" id="sign-in" href="/login">Sign in</a>');
+  put("log", lines(s.log));
+  put("others", lines(s.others));
   document.getElementById("others-empty").hidden = s.others.length > 0;
 }}
 refresh(); setInterval(refresh, 1000);
