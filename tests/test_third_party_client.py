@@ -1,8 +1,12 @@
-"""A sign-in driven by a well-known OIDC client library (Authlib), not by our own helpers."""
+"""Sign-ins driven by well-known OIDC client libraries (Authlib; openid-client on Node), not by our helpers."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import warnings
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -72,3 +76,43 @@ def test_authlib_client_signs_in_with_pkce_and_validates_the_id_token(
     assert claims["aud"] == "authlib-app"
     info = httpx.get(meta["userinfo_endpoint"], headers={"Authorization": f"Bearer {token['access_token']}"})
     assert info.json()["preferred_username"] == "alice"
+
+
+OPENID_CLIENT = Path(__file__).resolve().parent / "clients" / "openid-client"
+
+
+def _openid_client(*args: str) -> dict[str, Any]:
+    """One step of tests/clients/openid-client/rp.mjs; its JSON answer."""
+    done = subprocess.run(
+        ["node", str(OPENID_CLIENT / "rp.mjs"), *args], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
+@pytest.mark.parametrize("client_alg", ["ES256", "RS256"])
+def test_openid_client_signs_in_with_the_algorithm_it_registered_on_a_default_install(
+    idp_sqlite: Idp, browser: Browser, client_alg: str
+) -> None:
+    """Issue 12.1: openid-client rejected exeunt's RS256 id_tokens for an ES256 client; no more."""
+    if not (OPENID_CLIENT / "node_modules" / "openid-client").is_dir():
+        pytest.fail("openid-client is not installed: run scripts/test (it runs npm ci in tests/clients/openid-client)")
+    idp = idp_sqlite
+    idp.add_user("alice")
+    callback = "http://localhost:9/openid-client/cb"
+    secret = idp.add_client(
+        "oc-app", [callback], id_token_signed_response_alg=client_alg, post_logout_redirect_uris=[callback]
+    )
+    common = [idp.issuer, "oc-app", secret or "", client_alg]
+    start = _openid_client("start", *common, callback)
+    login_page = browser.http.get(start["url"])
+    answer = browser.submit_login(login_page)
+    assert answer.status_code == 303, answer.text
+    done = _openid_client(
+        "finish", *common, answer.headers["location"], start["verifier"], start["state"], start["nonce"]
+    )
+    assert done["alg"] == client_alg
+    assert done["claims"]["aud"] == "oc-app" and done["claims"]["sid"]
+    assert done["userinfo"]["preferred_username"] == "alice"
+    assert done["logout_url"].startswith(idp.issuer + "/logout?")
