@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import jwt
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "benchmark password"
@@ -44,6 +45,12 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (and its threads), from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rs256_key(jwks_uri: str) -> jwt.PyJWK:
+    """The RS256 key of a provider's JWKS (exeunt publishes an ES256 key beside it)."""
+    keys = httpx.get(jwks_uri).json()["keys"]
+    return jwt.PyJWK(next(k for k in keys if k.get("alg") == "RS256" or k.get("kty") == "RSA"))
 
 
 def median_ms(values: Sequence[float]) -> str:

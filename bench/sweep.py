@@ -25,10 +25,9 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-import jwt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PASSWORD, Process, exeunt, free_port, machine, pct
+from _common import PASSWORD, Process, exeunt, free_port, machine, pct, rs256_key
 from throughput import REDIRECT, SECRET, FlowClient, measure, run_async, signed_in_cookies
 
 ADMIN_DSN = os.environ.get("EXEUNT_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -145,7 +144,7 @@ def main() -> None:
             f"PostgreSQL, `serve --no-worker` + {args.workers} `exeunt worker`; {args.sessions} sessions x "
             f"{len(CLIENTS)} back-channel clients expiring at once; sign-ins at {CONCURRENCY} concurrent\n"
         )
-        key = jwt.PyJWK(httpx.get(issuer + "/jwks").json()["keys"][0])
+        key = rs256_key(issuer + "/jwks")
         clients = [FlowClient(issuer, issuer, signed_in_cookies(issuer, issuer), key) for _ in range(CONCURRENCY)]
 
         async def phases() -> None:

@@ -28,7 +28,7 @@ import httpx
 import jwt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PASSWORD, BrowserSession, Process, cpu_seconds, exeunt, free_port, machine, pct
+from _common import PASSWORD, BrowserSession, Process, cpu_seconds, exeunt, free_port, machine, pct, rs256_key
 
 REDIRECT = "http://127.0.0.1:9/cb"
 SECRET = "s" * 40
@@ -40,12 +40,26 @@ class FlowClient:
     A raw HTTP/1.1 client rather than httpx: the load generator shares the machine's two cores with
     the provider, and httpx costs several times more CPU per request than the provider's own work."""
 
-    def __init__(self, issuer: str, base: str, cookies: httpx.Cookies, key: jwt.PyJWK) -> None:
+    def __init__(
+        self,
+        issuer: str,
+        base: str,
+        cookies: httpx.Cookies,
+        key: jwt.PyJWK,
+        *,
+        client_id: str = "bench",
+        secret: str = SECRET,
+        redirect_uri: str = REDIRECT,
+        authorize_path: str = "/authorize",
+    ) -> None:
+        """``key`` verifies the id_tokens; the other options let the same driver sign in to another
+        provider (bench/versus_peer.py drives node-oidc-provider with it)."""
         self.issuer, self.key = issuer, key
         parts = urlsplit(base)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.cookie = "; ".join(f"{c.name}={c.value}" for c in cookies.jar)
-        self.basic = "Basic " + base64.b64encode(f"bench:{SECRET}".encode()).decode()
+        self.client_id, self.redirect_uri, self.authorize_path = client_id, redirect_uri, authorize_path
+        self.basic = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -74,8 +88,8 @@ class FlowClient:
         nonce, state = secrets.token_urlsafe(8), secrets.token_urlsafe(8)
         query = urlencode(
             {
-                "client_id": "bench",
-                "redirect_uri": REDIRECT,
+                "client_id": self.client_id,
+                "redirect_uri": self.redirect_uri,
                 "response_type": "code",
                 "scope": "openid",
                 "state": state,
@@ -83,11 +97,11 @@ class FlowClient:
             }
         )
         status, headers, _ = await self._request(
-            f"GET /authorize?{query} HTTP/1.1\r\nHost: {self.host}\r\nCookie: {self.cookie}\r\n\r\n"
+            f"GET {self.authorize_path}?{query} HTTP/1.1\r\nHost: {self.host}\r\nCookie: {self.cookie}\r\n\r\n"
         )
-        assert status == 303, status
+        assert status in (302, 303), status
         code = parse_qs(urlsplit(headers["location"]).query)["code"][0]
-        form = urlencode({"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}).encode()
+        form = urlencode({"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri}).encode()
         status, _, body = await self._request(
             f"POST /token HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: {self.basic}\r\n"
             f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(form)}\r\n\r\n",
@@ -95,7 +109,7 @@ class FlowClient:
         )
         assert status == 200, body[:200]
         claims = jwt.decode(
-            json.loads(body)["id_token"], self.key, algorithms=["RS256"], audience="bench", issuer=self.issuer
+            json.loads(body)["id_token"], self.key, algorithms=["RS256"], audience=self.client_id, issuer=self.issuer
         )
         assert claims["nonce"] == nonce
         return time.perf_counter() - started
@@ -127,8 +141,7 @@ def signed_in_cookies(issuer: str, base: str) -> httpx.Cookies:
 
 
 async def run_configuration(issuer: str, bases: list[str], seconds: float, pids: list[int]) -> list[str]:
-    jwks = httpx.get(bases[0] + "/jwks").json()
-    key = jwt.PyJWK(jwks["keys"][0])
+    key = rs256_key(bases[0] + "/jwks")
     clients = [
         FlowClient(issuer, bases[i % len(bases)], signed_in_cookies(issuer, bases[i % len(bases)]), key)
         for i in range(32)

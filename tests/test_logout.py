@@ -111,7 +111,7 @@ def test_sign_out_with_a_valid_hint_asks_then_ends_everything_and_redirects_with
     csp = done.headers["content-security-policy"]
     assert "frame-src http://localhost:9" in csp and "frame-ancestors 'none'" in csp
 
-    location = continue_from(browser, done)  # the way on goes through the provider (RIL §3's redirect)
+    location = continue_from(browser, done, idp)  # the way on goes through the provider (RIL §3's redirect)
     assert location == BASE + "/bye?" + urlencode({"state": NASTY_STATE})
     assert query_of(location) == {"state": NASTY_STATE}
 
@@ -187,7 +187,7 @@ def test_a_post_to_the_end_session_endpoint_continues_as_a_get_that_carries_the_
         idp.url("/logout/confirm"), data=hidden_fields(page.text), headers={"Origin": idp.issuer}
     )
     done = browser.http.get(idp.url(answer.headers["location"]))
-    assert "state=from-post" in continue_from(browser, done)
+    assert "state=from-post" in continue_from(browser, done, idp)
     assert not still_signed_in(browser, notes)
 
 
@@ -267,7 +267,7 @@ def test_client_id_alone_may_name_a_registered_post_logout_uri(idp: Idp, browser
     id_token_of(idp, browser, notes)
     _, answer = sign_out(browser, client_id="notes", post_logout_redirect_uri=BASE + "/bye?x=1", state="k")
     done = browser.http.get(idp.url(answer.headers["location"]))
-    assert continue_from(browser, done) == BASE + "/bye?x=1&state=k"
+    assert continue_from(browser, done, idp) == BASE + "/bye?x=1&state=k"
 
 
 def test_an_expired_hint_is_accepted(idp: Idp, browser: Browser, notes: Rp) -> None:
