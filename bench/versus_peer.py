@@ -138,11 +138,13 @@ class Receiver:
         self.port = port
         self.arrivals: list[tuple[float, str]] = []
         self.server: asyncio.Server | None = None
+        self.connections: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections.add(writer)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -160,11 +162,15 @@ class Receiver:
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
+            self.connections.discard(writer)
             writer.close()
 
     async def stop(self) -> None:
+        for writer in list(self.connections):
+            writer.close()  # the providers keep connections alive; end them so the handlers return
         if self.server:
             self.server.close()
+            await asyncio.sleep(0.05)
 
 
 async def throughput(op: Op, seconds: float) -> dict[int, tuple[float, float, float, float]]:
@@ -203,9 +209,10 @@ async def throughput(op: Op, seconds: float) -> dict[int, tuple[float, float, fl
     return figures
 
 
-async def fan_out(op: Op, receiver: Receiver, rounds: int) -> tuple[float, float]:
-    """Median (sign-out response time, time until all 20 logout tokens arrived), in seconds."""
-    responses, everyone = [], []
+async def fan_out(op: Op, receiver: Receiver, rounds: int) -> tuple[float, float, float]:
+    """Medians: sign-out response time, time until all 20 logout tokens arrived (seconds), and the
+    provider's CPU seconds in that window."""
+    responses, everyone, cpu = [], [], []
     for _ in range(rounds):
         async with httpx.AsyncClient(timeout=30) as browser:
             hint = ""
@@ -215,6 +222,7 @@ async def fan_out(op: Op, receiver: Receiver, rounds: int) -> tuple[float, float
             url, form = await op.sign_out(browser, hint)
             await asyncio.sleep(0.3)  # let anything from the sign-ins settle
             receiver.arrivals.clear()
+            cpu_before = sum(cpu_seconds(pid) for pid in op.pids)
             started = time.perf_counter()
             answer = await browser.post(url, data=form, headers={"Origin": op.issuer})
             responded = time.perf_counter()
@@ -223,9 +231,10 @@ async def fan_out(op: Op, receiver: Receiver, rounds: int) -> tuple[float, float
             while len(receiver.arrivals) < CLIENTS and time.perf_counter() < deadline:
                 await asyncio.sleep(0.0005)
             assert len(receiver.arrivals) >= CLIENTS, f"{op.name}: {len(receiver.arrivals)} of {CLIENTS} tokens"
+            cpu.append(sum(cpu_seconds(pid) for pid in op.pids) - cpu_before)
             responses.append(responded - started)
             everyone.append(sorted(t for t, _ in receiver.arrivals)[CLIENTS - 1] - started)
-    return statistics.median(responses), statistics.median(everyone)
+    return statistics.median(responses), statistics.median(everyone), statistics.median(cpu)
 
 
 def seed_file(work: Path, rp: str) -> Path:
@@ -250,10 +259,12 @@ def start_peer(work: Path, rp_port: int) -> tuple[Process, str]:
     return peer, issuer
 
 
-def start_exeunt(work: Path, url: str, processes: int, seed: Path) -> tuple[list[Process], list[str]]:
+def start_exeunt(
+    work: Path, url: str, processes: int, seed: Path, settings: dict[str, str] | None = None
+) -> tuple[list[Process], list[str]]:
     ports = [free_port() for _ in range(processes)]
     bases = [f"http://127.0.0.1:{p}" for p in ports]
-    env = {"EXEUNT_DATABASE_URL": url, "EXEUNT_ISSUER": bases[0], "EXEUNT_LOG_LEVEL": "warning"}
+    env = {"EXEUNT_DATABASE_URL": url, "EXEUNT_ISSUER": bases[0], "EXEUNT_LOG_LEVEL": "warning", **(settings or {})}
     exeunt("migrate", env=env)
     exeunt("seed", str(seed), env=env)
     servers = [
@@ -268,7 +279,7 @@ def start_exeunt(work: Path, url: str, processes: int, seed: Path) -> tuple[list
 async def run_op(op: Op, receiver: Receiver, seconds: float, rounds: int) -> dict[str, float]:
     op.meta = httpx.get(op.issuer + "/.well-known/openid-configuration").json()
     figures = await throughput(op, seconds)
-    response, everyone = await fan_out(op, receiver, rounds)
+    response, everyone, cpu = await fan_out(op, receiver, rounds)
     seq, conc = figures[1], figures[CONCURRENCY]
     return {
         "seq_rate": seq[0],
@@ -279,6 +290,7 @@ async def run_op(op: Op, receiver: Receiver, seconds: float, rounds: int) -> dic
         "conc_cpu": conc[3],
         "signout_response": response * 1000,
         "signout_all": everyone * 1000,
+        "signout_cpu": cpu * 1000,
     }
 
 
@@ -291,6 +303,7 @@ ROWS = [
     (f"provider CPU per flow, {CONCURRENCY} concurrent (ms)", "conc_cpu", "{:.2f}", False),
     ("sign-out, 20 clients: POST → response (ms)", "signout_response", "{:.1f}", False),
     ("sign-out, 20 clients: POST → all 20 tokens received (ms)", "signout_all", "{:.1f}", False),
+    ("provider CPU in that time (ms; /proc ticks of 10 ms)", "signout_cpu", "{:.0f}", False),
 ]
 
 
