@@ -1,4 +1,4 @@
-"""Sign-ins driven by well-known OIDC client libraries (Authlib; openid-client on Node), not by our helpers."""
+"""Sign-ins driven by well-known OIDC client libraries (Authlib, pyoidc; openid-client on Node), not by our helpers."""
 
 from __future__ import annotations
 
@@ -116,3 +116,43 @@ def test_openid_client_signs_in_with_the_algorithm_it_registered_on_a_default_in
     assert done["claims"]["aud"] == "oc-app" and done["claims"]["sid"]
     assert done["userinfo"]["preferred_username"] == "alice"
     assert done["logout_url"].startswith(idp.issuer + "/logout?")
+
+
+def test_pyoidc_signs_in_and_its_default_userinfo_call_works(idp_sqlite: Idp, browser: Browser) -> None:
+    """Issue 12.2: pyoidc (oic) sends the access token in a POST body at userinfo by default."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pyoidc's dependencies announce their own deprecations
+        from oic.oic import Client
+        from oic.oic.message import AuthorizationResponse, RegistrationResponse
+        from oic.utils.authn.client import CLIENT_AUTHN_METHOD
+
+        idp = idp_sqlite
+        idp.add_user("alice")
+        callback = "http://localhost:9/pyoidc/cb"
+        secret = idp.add_client("pyoidc-app", [callback])
+        client = Client(client_id="pyoidc-app", client_authn_method=CLIENT_AUTHN_METHOD)
+        client.provider_config(idp.issuer)
+        client.store_registration_info(
+            RegistrationResponse(client_id="pyoidc-app", client_secret=secret, redirect_uris=[callback])
+        )
+        request = client.construct_AuthorizationRequest(
+            request_args={
+                "client_id": "pyoidc-app",
+                "response_type": "code",
+                "scope": ["openid", "profile"],
+                "nonce": "pyoidc-nonce",
+                "redirect_uri": callback,
+                "state": "pyoidc-state",
+            }
+        )
+        login_page = browser.http.get(request.request(client.authorization_endpoint))
+        answer = browser.submit_login(login_page)
+        assert answer.status_code == 303, answer.text
+        query = answer.headers["location"].split("?", 1)[1]
+        response = client.parse_response(AuthorizationResponse, info=query, sformat="urlencoded")
+        tokens = client.do_access_token_request(
+            state=response["state"], request_args={"code": response["code"]}, authn_method="client_secret_basic"
+        )
+        assert tokens["id_token"]["sub"] and tokens["id_token"]["sid"]
+        info = client.do_user_info_request(state=response["state"])  # POST, the token in the body
+    assert info["preferred_username"] == "alice"
