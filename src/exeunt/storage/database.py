@@ -17,6 +17,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from exeunt.storage.sqlite_inline import inline_connector
+
 # What callers outside storage/ name: an open transaction to pass to the repository functions, and
 # the error a database raises.  Only storage/ imports SQLAlchemy.
 Connection = AsyncConnection
@@ -46,11 +48,13 @@ CONNECT_TIMEOUT = 5.0
 
 class Database:
     """One engine per process.  ``write()`` takes SQLite's write lock up front (``BEGIN IMMEDIATE``),
-    so concurrent sign-ins queue on the busy timeout instead of failing with "database is locked".
+    so concurrent sign-ins queue for it instead of failing with "database is locked".  SQLite
+    statements run inline on the event loop (``sqlite_inline``), PostgreSQL's through asyncpg.
 
     Every wait has a deadline: a connection from the pool (``pool_timeout``), a new connection
     (``CONNECT_TIMEOUT``), and every statement (``statement_timeout``: PostgreSQL's
-    ``statement_timeout`` and ``lock_timeout`` plus a client-side limit; SQLite's busy timeout).
+    ``statement_timeout`` and ``lock_timeout`` plus a client-side limit; on SQLite, the asynchronous
+    retries of a locked database).
     None (migrations) means no statement limit.  Pooled PostgreSQL connections are pinged before use,
     so one that died with its backend is replaced instead of failing a request."""
 
@@ -74,10 +78,18 @@ class Database:
                 pool_pre_ping=True,
                 connect_args=connect_args,
             )
+        path = make_url(url).database if self.is_sqlite else None
+        inline = bool(path) and path != ":memory:"
+        if inline:
+            # Statements run on the loop's thread (no aiosqlite thread hop); see sqlite_inline.py.
+            kwargs["async_creator"] = inline_connector(str(path), busy_limit=statement_timeout or 15.0)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._write_turn = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
-            _configure_sqlite(self.engine, busy_ms=int((statement_timeout or 15.0) * 1000))
+            # Inline, SQLite must never wait for a lock itself (that would stop the loop): the
+            # connection retries "database is locked" asynchronously instead.
+            busy_ms = 0 if inline else int((statement_timeout or 15.0) * 1000)
+            _configure_sqlite(self.engine, busy_ms=busy_ms)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -86,8 +98,9 @@ class Database:
         On SQLite the writers of this process take turns on an asyncio lock before ``BEGIN
         IMMEDIATE``: SQLite runs one writer at a time anyway, and queueing here is fair and instant,
         where many connections polling SQLite's busy handler starve one another under load.  The wait
-        is bounded by the statement timeout (then the request is answered 503).  Other processes
-        still queue on the busy timeout.  Write transactions are never nested."""
+        is bounded by the statement timeout (then the request is answered 503).  A lock held by
+        another process is waited for asynchronously, within the same bound.  Write transactions
+        are never nested."""
         if self._write_turn is None:
             async with self._transaction() as conn:
                 yield conn
