@@ -53,6 +53,7 @@ SWEEP_BATCH = 200  # sessions ended per transaction by the sweeper
 SWEEP_PAUSE = 0.05  # seconds between two sweep batches: room for sign-ins and deliveries
 HOUSEKEEPING_EVERY = 600.0  # seconds between deletions of expired codes and access tokens
 HEARTBEAT_EVERY = 5.0  # seconds between heartbeat rows (readiness counts a worker alive for 30 s)
+FLUSH_GATHER = 0.003  # seconds outcomes are gathered while other deliveries are in flight
 URGENT_HEAD_START = 0.05  # seconds the initiating clients' deliveries get before the others start
 
 
@@ -321,6 +322,10 @@ class DeliveryWorker:
     async def _flush_forever(self) -> None:
         while True:
             await self._results_ready.wait()
+            if self._in_flight:
+                # More answers are on their way: gather them into one transaction rather than
+                # writing one per answer (the initiating client's is written at once, see _spawn_later).
+                await asyncio.sleep(FLUSH_GATHER)
             self._results_ready.clear()
             await self._flush()
 
