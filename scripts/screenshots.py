@@ -23,13 +23,10 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # run as a script: the repository's tests/support is importable
+from tests.support.browser import CHROMIUM_ARGS, chromium_path  # noqa: E402  (Chromium as tests start it)
+
 DEFAULT_PORTS = {"port": 8000, "idp-port": 8010, "notes-port": 8001, "billing-port": 8002, "board-port": 8003}
 
 
@@ -143,9 +140,7 @@ def main() -> int:
         found = re.search(r"user (\S+)\s+password (\S+)", output)
         assert found, output
         with sync_playwright() as p:
-            chrome = p.chromium.launch(
-                executable_path=shutil.which("chromium") or "/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-            )
+            chrome = p.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
             try:
                 tour(chrome, urls_for(DEFAULT_PORTS), found.group(1), found.group(2), args.out)
             finally:

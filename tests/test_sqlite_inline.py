@@ -62,15 +62,19 @@ def path(tmp_path: Path) -> str:
     return file
 
 
-def test_a_write_waits_for_another_process_without_stopping_the_loop(path: str) -> None:
+def _run(path: str, *, statement_timeout: float, hold: float) -> tuple[float, int, BaseException | None]:
     async def run() -> tuple[float, int, BaseException | None]:
-        db = Database(f"sqlite+aiosqlite:///{path}", statement_timeout=5.0)
+        db = Database(f"sqlite+aiosqlite:///{path}", statement_timeout=statement_timeout)
         try:
-            return await _write_while_locked(db, path, hold=0.4)
+            return await _write_while_locked(db, path, hold=hold)
         finally:
             await db.dispose()
 
-    waited, ticks, error = asyncio.run(run())
+    return asyncio.run(run())
+
+
+def test_a_write_waits_for_another_process_without_stopping_the_loop(path: str) -> None:
+    waited, ticks, error = _run(path, statement_timeout=5.0, hold=0.4)
     assert error is None
     assert 0.35 <= waited < 2.0
     assert ticks >= 20  # the loop kept running other work every 10 ms while the write waited
@@ -78,14 +82,7 @@ def test_a_write_waits_for_another_process_without_stopping_the_loop(path: str) 
 
 
 def test_a_lock_held_past_the_statement_deadline_is_an_unavailable_database(path: str) -> None:
-    async def run() -> tuple[float, int, BaseException | None]:
-        db = Database(f"sqlite+aiosqlite:///{path}", statement_timeout=0.3)
-        try:
-            return await _write_while_locked(db, path, hold=1.0)
-        finally:
-            await db.dispose()
-
-    waited, ticks, error = asyncio.run(run())
+    waited, ticks, error = _run(path, statement_timeout=0.3, hold=1.0)
     assert error is not None and is_unavailable(error)  # answered 503 by the web layer
     assert 0.25 <= waited < 0.9 and ticks >= 15
     assert sqlite3.connect(path).execute("SELECT count(*) FROM t").fetchone() == (0,)

@@ -184,15 +184,22 @@ async def _sign_out(provider: Provider, session: SessionRecord, req: LogoutReque
     return response
 
 
+async def _recent_signout(provider: Provider, signout_id: str) -> SignoutRecord | None:
+    """The sign-out behind a logged-out page's id, while its page lives (15 minutes)."""
+    async with provider.db.read() as conn:
+        signout = await signout_store.get(conn, signout_id) if is_random_id(signout_id) else None
+    if signout is None or provider.now() >= signout.expires_at:
+        return None
+    return signout
+
+
 async def logged_out(request: Request) -> Response:
     """``GET /logout/done/{id}``: one hidden iframe per front-channel client, live progress, then the
     post-logout redirect once every frame has loaded or ``EXEUNT_LOGOUT_WAIT`` has passed.  What it
     shows is the snapshot the sign-out took in its transaction."""
     provider = Provider.of(request)
-    signout_id = request.path_params["signout_id"]
-    async with provider.db.read() as conn:
-        signout = await signout_store.get(conn, signout_id) if is_random_id(signout_id) else None
-    if signout is None or provider.now() >= signout.expires_at:
+    signout = await _recent_signout(provider, request.path_params["signout_id"])
+    if signout is None:
         return _nothing_to_sign_out(provider, request, LogoutRequest())
     frames = [
         {"client_id": p.client_id, "name": p.name, "src": p.frontchannel_url}
@@ -254,10 +261,8 @@ async def continue_to_application(request: Request) -> Response:
     Then RIL §3: a 303 to the validated URI with ``state``.
     """
     provider = Provider.of(request)
-    signout_id = request.path_params["signout_id"]
-    async with provider.db.read() as conn:
-        signout = await signout_store.get(conn, signout_id) if is_random_id(signout_id) else None
-    if signout is None or provider.now() >= signout.expires_at:
+    signout = await _recent_signout(provider, request.path_params["signout_id"])
+    if signout is None:
         return _nothing_to_sign_out(provider, request, LogoutRequest())
     target = _target(signout)
     if target is None:
