@@ -1,4 +1,5 @@
-"""Sign-ins driven by well-known OIDC client libraries (Authlib, pyoidc; openid-client on Node), not by our helpers."""
+"""Sign-ins driven by well-known OIDC client libraries (Authlib, pyoidc, idpyoidc; openid-client on Node),
+not by our helpers."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import subprocess
 import warnings
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -156,3 +158,33 @@ def test_pyoidc_signs_in_and_its_default_userinfo_call_works(idp_sqlite: Idp, br
         assert tokens["id_token"]["sub"] and tokens["id_token"]["sid"]
         info = client.do_user_info_request(state=response["state"])  # POST, the token in the body
     assert info["preferred_username"] == "alice"
+
+
+def test_idpyoidc_signs_in_and_fetches_userinfo(idp_sqlite: Idp, browser: Browser) -> None:
+    """idpyoidc (pyoidc's successor): discovery, code flow, id_token checked, userinfo, through its RPHandler."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its dependencies announce their own deprecations
+        from idpyoidc.client.rp_handler import RPHandler
+
+        idp = idp_sqlite
+        idp.add_user("alice")
+        callback = "http://localhost:9/idpy/cb"
+        secret = idp.add_client("idpy-app", [callback])
+        configuration = {
+            "exeunt": {
+                "issuer": idp.issuer,
+                "client_id": "idpy-app",
+                "client_secret": secret,
+                "redirect_uris": [callback],
+                "client_type": "oidc",
+                "behaviour": {"response_types": ["code"], "token_endpoint_auth_method": "client_secret_basic"},
+            }
+        }
+        handler = RPHandler(base_url="http://localhost:9", client_configs=configuration)
+        login_page = browser.http.get(handler.begin("exeunt"))
+        answer = browser.submit_login(login_page)
+        assert answer.status_code == 303, answer.text
+        query = {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["location"]).query).items()}
+        result = handler.finalize(idp.issuer, query)
+    assert result["issuer"] == idp.issuer and result["id_token"]["sid"]
+    assert result["userinfo"]["sub"] == result["id_token"]["sub"]
