@@ -230,7 +230,8 @@ def test_the_walkthrough_word_for_word_ends_with_a_sign_out(tmp_path: Path) -> N
         assert "My App will notice that you signed out the next time it checks or you open it." in words
         assert ">Continue to My App</a>" in done.text
         assert continue_from(browser, done) == home + "?state=bye"
-        shown = exeunt("sessions", "show", sid, cwd=tmp_path).stdout
+        shown_run = exeunt("sessions", "show", sid, cwd=tmp_path)
+        shown = shown_run.stdout + shown_run.stderr
         assert "state:        rp_initiated" in shown and "applications: My App" in shown, shown
     finally:
         browser.close()

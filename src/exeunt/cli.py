@@ -538,7 +538,7 @@ def parser() -> argparse.ArgumentParser:
     rotate.add_argument("--delay", type=int, metavar="SECONDS", help="override EXEUNT_KEY_ROTATION_DELAY")
     rotate.set_defaults(func=cmd_keys_rotate)
     retire = keys.add_parser("retire", help="stop a key signing now (it stays published while its tokens live)")
-    retire.add_argument("kid", help="the key id `exeunt keys list` shows")
+    retire.add_argument("kid", help="the key id `exeunt keys list` shows (one starting with '-' goes after `--`)")
     retire.add_argument("--force", action="store_true", help="even when no other key would sign its algorithm")
     retire.set_defaults(func=cmd_keys_retire)
 

@@ -22,6 +22,16 @@ def new_token(nbytes: int = 32) -> str:
     return secrets.token_urlsafe(nbytes)
 
 
+def new_session_id() -> str:
+    """A session id: 192 random bits, URL-safe, never starting with "-" (an operator types it as a
+    command-line argument, which would otherwise read as an option)."""
+    for _ in range(64):  # each draw starts with "-" once in 64: this loop ends at once in practice
+        sid = secrets.token_urlsafe(24)
+        if not sid.startswith("-"):
+            return sid
+    return "s" + secrets.token_urlsafe(24)[1:]
+
+
 def sha256_hex(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from exeunt.protocol.identifiers import is_random_id
+from exeunt.security import new_session_id
 from exeunt.tokens.keys import KeyRing, new_key_record
 from exeunt.tokens.session_state import matches, session_state
 from exeunt.web.params import BadParameters, parse_urlencoded
@@ -71,3 +73,11 @@ def test_parameters_are_strict(raw: bytes, complaint: str) -> None:
 
 def test_parameters_keep_blanks_and_decode_utf8() -> None:
     assert parse_urlencoded(b"a=&b=%C3%A9+x") == {"a": "", "b": "é x"}
+
+
+def test_session_ids_can_be_typed_as_command_line_arguments() -> None:
+    """A sid starting with "-" read as an option: `exeunt sessions show -Xy…` failed once in 64."""
+    sids = {new_session_id() for _ in range(5000)}
+    assert len(sids) == 5000
+    assert not any(s.startswith("-") for s in sids)
+    assert all(len(s) == 32 and is_random_id(s) for s in sids)

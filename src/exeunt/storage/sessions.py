@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exeunt.lifecycle import EndReason, deadline_passed
 from exeunt.protocol.clients import ClientRecord
-from exeunt.security import new_token, sha256_hex
+from exeunt.security import new_session_id, sha256_hex
 from exeunt.storage.clients import clients, record_of_mapping
 from exeunt.storage.models import SessionParticipation, SsoSession, UTCDateTime, table_of
 
@@ -65,7 +65,7 @@ async def create(
 ) -> SessionRecord:
     """A new session with a fresh ``sid`` (192 random bits): never reuse one across sign-ins."""
     record = SessionRecord(
-        sid=new_token(24),
+        sid=new_session_id(),
         user_id=user_id,
         sub=sub,
         auth_time=now,
