@@ -20,6 +20,7 @@ import jwt
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "benchmark password"
+ADMIN_DSN = os.environ.get("EXEUNT_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def free_port() -> int:
@@ -155,3 +156,57 @@ class BrowserSession:
 
     def close(self) -> None:
         self.http.close()
+
+
+class KeepAlive:
+    """A raw HTTP/1.1 client on one keep-alive connection.  The load generators use it rather than
+    httpx: they share the machine's two cores with the provider, and httpx costs several times more
+    CPU per request than the provider's own work."""
+
+    def __init__(self, base: str) -> None:
+        parts = urlsplit(base)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, head: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+        """Send ``head`` (request line and headers, ending in a blank line) and ``body``; the answer."""
+        for attempt in range(2):  # the server closes idle keep-alive connections after 5 s: reconnect once
+            if self.writer is None:
+                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            assert self.reader is not None
+            self.writer.write(head.encode() + body)
+            try:
+                raw_head = await self.reader.readuntil(b"\r\n\r\n")
+                break
+            except (asyncio.IncompleteReadError, ConnectionError):
+                self.writer.close()
+                self.writer = None
+                if attempt:
+                    raise
+        raw = raw_head.decode("latin-1").split("\r\n")
+        status = int(raw[0].split(" ", 2)[1])
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in raw[1:] if line)}
+        length = int(headers.get("content-length", "0"))
+        return status, headers, await self.reader.readexactly(length) if length else b""
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def pg_admin(sql: str) -> None:
+    """One statement on the PostgreSQL server's maintenance database (CREATE / DROP DATABASE)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def start_fast_receiver(port: int, hosts: Sequence[str], log: Path) -> Process:
+    """tests/support/fast_receiver.py in a process of its own: answers every back-channel POST."""
+    receiver = ROOT / "tests" / "support" / "fast_receiver.py"
+    return Process([sys.executable, str(receiver), "--port", str(port), "--hosts", *hosts], {}, log)

@@ -34,6 +34,7 @@ from _common import (
     machine,
     median_ms,
     pct,
+    start_fast_receiver,
 )
 
 from exeunt.config import load_config
@@ -152,19 +153,7 @@ def main() -> None:
     exeunt("migrate", env=env)
     exeunt("seed", str(seed), env=env)
 
-    receiver = Process(
-        [
-            sys.executable,
-            str(Path(__file__).resolve().parents[1] / "tests" / "support" / "fast_receiver.py"),
-            "--port",
-            str(receiver_port),
-            "--hosts",
-            *HOSTS,
-            HANG_HOST,
-        ],
-        {},
-        work / "receiver.log",
-    )
+    receiver = start_fast_receiver(receiver_port, [*HOSTS, HANG_HOST], work / "receiver.log")
     serve = ["serve", "--port", str(port)] + (["--no-worker"] if args.no_worker else [])
     provider = Process([sys.executable, "-m", "exeunt.cli", *serve], env, work / "provider.log")
     side_worker = (

@@ -8,7 +8,6 @@ Usage: .venv/bin/python bench/refresh.py [--seconds 8] [--pg-url postgresql+asyn
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import json
 import sys
@@ -16,64 +15,39 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
-import asyncpg
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PASSWORD, BrowserSession, Process, cpu_seconds, exeunt, free_port, machine, pct
+from _common import PASSWORD, BrowserSession, KeepAlive, Process, cpu_seconds, exeunt, free_port, machine, pct, pg_admin
 from throughput import REDIRECT, SECRET, measure, run_async
-
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 class RefreshClient:
-    """One grant, refreshed over one keep-alive connection with a raw HTTP/1.1 client (cheap on the CPU
-    the provider shares)."""
+    """One grant, refreshed over one keep-alive connection (``KeepAlive``)."""
 
     def __init__(self, base: str, refresh_token: str) -> None:
-        parts = urlsplit(base)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.http = KeepAlive(base)
         self.token = refresh_token
         self.basic = "Basic " + base64.b64encode(f"bench:{SECRET}".encode()).decode()
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
 
     async def flow(self) -> float:
         """One refresh (named ``flow`` so throughput.measure drives it as it drives sign-ins)."""
         started = time.perf_counter()
         form = urlencode({"grant_type": "refresh_token", "refresh_token": self.token}).encode()
-        head = (
-            f"POST /token HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: {self.basic}\r\n"
-            f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(form)}\r\n\r\n"
-        ).encode()
-        for attempt in range(2):
-            if self.writer is None:
-                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-            assert self.reader is not None
-            self.writer.write(head + form)
-            try:
-                raw = await self.reader.readuntil(b"\r\n\r\n")
-                break
-            except (asyncio.IncompleteReadError, ConnectionError):
-                self.writer.close()
-                self.writer = None
-                if attempt:
-                    raise
-        lines = raw.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ", 2)[1])
-        length = next(
-            int(v) for k, _, v in (line.partition(":") for line in lines[1:]) if k.lower() == "content-length"
+        status, _, raw = await self.http.request(
+            f"POST /token HTTP/1.1\r\nHost: {self.http.host}\r\nAuthorization: {self.basic}\r\n"
+            f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(form)}\r\n\r\n",
+            form,
         )
-        body = json.loads(await self.reader.readexactly(length))
+        body = json.loads(raw)
         assert status == 200, body
         self.token = body["refresh_token"]
         return time.perf_counter() - started
 
     async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        await self.http.close()
 
 
 def first_refresh_token(base: str) -> str:
@@ -110,14 +84,6 @@ async def run_configuration(base: str, seconds: float, pid: int) -> list[str]:
     return lines
 
 
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=8.0)
@@ -133,7 +99,7 @@ def main() -> None:
     configurations = [("SQLite, 1 process", f"sqlite+aiosqlite:///{work / 'bench.db'}", None)]
     if args.pg:
         name = f"exeunt_refresh_{uuid.uuid4().hex[:8]}"
-        run_async(_admin(f'CREATE DATABASE "{name}"'))
+        run_async(pg_admin(f'CREATE DATABASE "{name}"'))
         configurations.append(("PostgreSQL, 1 process", f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}", name))
     for title, url, database in configurations:
         port = free_port()
@@ -149,7 +115,7 @@ def main() -> None:
         finally:
             server.stop()
             if database:
-                run_async(_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+                run_async(pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 import time
@@ -27,10 +26,20 @@ import asyncpg
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PASSWORD, Process, exeunt, free_port, machine, pct, rs256_key
+from _common import (
+    ADMIN_DSN,
+    PASSWORD,
+    Process,
+    exeunt,
+    free_port,
+    machine,
+    pct,
+    pg_admin,
+    rs256_key,
+    start_fast_receiver,
+)
 from throughput import REDIRECT, SECRET, FlowClient, measure, run_async, signed_in_cookies
 
-ADMIN_DSN = os.environ.get("EXEUNT_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 CLIENTS = ("c0", "c1", "c2")
 CONCURRENCY = 8
 
@@ -98,7 +107,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="exeunt-sweep-"))
     name = f"exeunt_sweep_{uuid.uuid4().hex[:8]}"
     base_dsn = ADMIN_DSN.rsplit("/", 1)[0]
-    run_async(_admin(f'CREATE DATABASE "{name}"'))
+    run_async(pg_admin(f'CREATE DATABASE "{name}"'))
     dsn = f"{base_dsn}/{name}"
     url = dsn.replace("postgresql://", "postgresql+asyncpg://")
     port, receiver_port = free_port(), free_port()
@@ -114,20 +123,7 @@ def main() -> None:
     seed.write_text(seed_text(receiver_port))
     exeunt("migrate", env=env)
     exeunt("seed", str(seed), env=env)
-    receiver = Process(
-        [
-            sys.executable,
-            str(Path(__file__).resolve().parents[1] / "tests" / "support" / "fast_receiver.py"),
-            "--port",
-            str(receiver_port),
-            "--hosts",
-            "127.0.0.1",
-            "127.0.0.2",
-            "127.0.0.3",
-        ],
-        {},
-        work / "receiver.log",
-    )
+    receiver = start_fast_receiver(receiver_port, ["127.0.0.1", "127.0.0.2", "127.0.0.3"], work / "receiver.log")
     provider = Process(
         [sys.executable, "-m", "exeunt.cli", "serve", "--port", str(port), "--no-worker"], env, work / "serve.log"
     )
@@ -200,15 +196,7 @@ def main() -> None:
     finally:
         for process in (*workers, provider, receiver):
             process.stop()
-        run_async(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+        run_async(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

@@ -28,17 +28,26 @@ import httpx
 import jwt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PASSWORD, BrowserSession, Process, cpu_seconds, exeunt, free_port, machine, pct, rs256_key
+from _common import (
+    PASSWORD,
+    BrowserSession,
+    KeepAlive,
+    Process,
+    cpu_seconds,
+    exeunt,
+    free_port,
+    machine,
+    pct,
+    rs256_key,
+)
 
 REDIRECT = "http://127.0.0.1:9/cb"
 SECRET = "s" * 40
 
 
 class FlowClient:
-    """One signed-in browser plus the relying party it signs in to, on one keep-alive connection.
-
-    A raw HTTP/1.1 client rather than httpx: the load generator shares the machine's two cores with
-    the provider, and httpx costs several times more CPU per request than the provider's own work."""
+    """One signed-in browser plus the relying party it signs in to, on one keep-alive connection
+    (``KeepAlive``: a raw HTTP/1.1 client, cheap on the cores the provider shares)."""
 
     def __init__(
         self,
@@ -55,33 +64,11 @@ class FlowClient:
         """``key`` verifies the id_tokens; the other options let the same driver sign in to another
         provider (bench/versus_peer.py drives node-oidc-provider with it)."""
         self.issuer, self.key = issuer, key
-        parts = urlsplit(base)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.http = KeepAlive(base)
+        self.host = self.http.host
         self.cookie = "; ".join(f"{c.name}={c.value}" for c in cookies.jar)
         self.client_id, self.redirect_uri, self.authorize_path = client_id, redirect_uri, authorize_path
         self.basic = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def _request(self, head: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
-        for attempt in range(2):  # the server closes idle keep-alive connections after 5 s: reconnect once
-            if self.writer is None:
-                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-            assert self.reader is not None
-            self.writer.write(head.encode() + body)
-            try:
-                raw_head = await self.reader.readuntil(b"\r\n\r\n")
-                break
-            except (asyncio.IncompleteReadError, ConnectionError):
-                self.writer.close()
-                self.writer = None
-                if attempt:
-                    raise
-        raw = raw_head.decode("latin-1").split("\r\n")
-        status = int(raw[0].split(" ", 2)[1])
-        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in raw[1:] if line)}
-        length = int(headers.get("content-length", "0"))
-        return status, headers, await self.reader.readexactly(length) if length else b""
 
     async def flow(self) -> float:
         started = time.perf_counter()
@@ -96,13 +83,13 @@ class FlowClient:
                 "nonce": nonce,
             }
         )
-        status, headers, _ = await self._request(
+        status, headers, _ = await self.http.request(
             f"GET {self.authorize_path}?{query} HTTP/1.1\r\nHost: {self.host}\r\nCookie: {self.cookie}\r\n\r\n"
         )
         assert status in (302, 303), status
         code = parse_qs(urlsplit(headers["location"]).query)["code"][0]
         form = urlencode({"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri}).encode()
-        status, _, body = await self._request(
+        status, _, body = await self.http.request(
             f"POST /token HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: {self.basic}\r\n"
             f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(form)}\r\n\r\n",
             form,
@@ -115,8 +102,7 @@ class FlowClient:
         return time.perf_counter() - started
 
     async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        await self.http.close()
 
 
 async def measure(clients: list[FlowClient], concurrency: int, seconds: float) -> tuple[int, list[float], float]:
