@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy import false as sa_false
 from sqlalchemy import true as sa_true
@@ -94,7 +95,7 @@ class SsoSession(Base):
     sub: Mapped[str] = mapped_column(String(64))
     auth_time: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    last_active_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    last_active_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_reason: Mapped[str | None] = mapped_column(String(20))
@@ -189,7 +190,12 @@ class InstanceSecret(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-Index("ix_sso_sessions_expires_at", SsoSession.expires_at)
+# The sweeper's two deadlines, over live sessions only: ended rows stay in the table (for
+# `exeunt sessions` and the account page), and an index over them made each sweep batch step over
+# every session a previous batch had ended.
+_LIVE = text("ended_at IS NULL")
+Index("ix_sso_sessions_live_expiry", SsoSession.expires_at, postgresql_where=_LIVE, sqlite_where=_LIVE)
+Index("ix_sso_sessions_live_activity", SsoSession.last_active_at, postgresql_where=_LIVE, sqlite_where=_LIVE)
 
 
 class Signout(Base):
@@ -235,8 +241,17 @@ class BackchannelDelivery(Base):
     given_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-# Due rows are found by this index: pending ones have a next_attempt_at, finished ones have NULL.
-Index("ix_backchannel_deliveries_due", BackchannelDelivery.next_attempt_at)
+# Due rows are found by this index, in the order workers claim them (next_attempt_at, id), so a claim
+# reads only the rows it takes (plus those other workers hold) however long the queue.  Pending rows
+# have a next_attempt_at, finished ones NULL: they leave the index.
+_PENDING = text("next_attempt_at IS NOT NULL")
+Index(
+    "ix_backchannel_deliveries_due",
+    BackchannelDelivery.next_attempt_at,
+    BackchannelDelivery.id,
+    postgresql_where=_PENDING,
+    sqlite_where=_PENDING,
+)
 
 
 class WorkerHeartbeat(Base):

@@ -218,16 +218,31 @@ async def listing(
 
 async def end_many(conn: AsyncConnection, reasons: dict[str, str], now: datetime) -> list[SessionRecord]:
     """End the sessions named (sid -> reason) that have not ended yet; returns those this call ended
-    (so exactly one caller ends each, however many race)."""
-    ended: list[SessionRecord] = []
+    (so exactly one caller ends each, however many race).
+
+    The rows are locked by primary key first, in sid order (on PostgreSQL a racing caller waits, then
+    finds them ended), and only the live ones are updated.  Neither statement says ``ended_at IS
+    NULL``: that would let the planner read a live-sessions index whole instead of 200 keys, as it
+    did after a mass sign-in left its statistics stale (57 ms instead of 9 per sweep batch)."""
+    live: set[str] = set()
+    sids = sorted(reasons)
+    for start in range(0, len(sids), 500):
+        query = select(sso_sessions.c.sid, sso_sessions.c.ended_at).where(
+            sso_sessions.c.sid.in_(sids[start : start + 500])
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.order_by(sso_sessions.c.sid).with_for_update()
+        live.update(r.sid for r in await conn.execute(query) if r.ended_at is None)
     by_reason: dict[str, list[str]] = {}
     for sid, reason in reasons.items():
-        by_reason.setdefault(reason, []).append(sid)
-    for reason, sids in by_reason.items():
-        for start in range(0, len(sids), 500):
+        if sid in live:
+            by_reason.setdefault(reason, []).append(sid)
+    ended: list[SessionRecord] = []
+    for reason, chosen in by_reason.items():
+        for start in range(0, len(chosen), 500):
             result = await conn.execute(
                 update(sso_sessions)
-                .where(sso_sessions.c.sid.in_(sids[start : start + 500]), sso_sessions.c.ended_at.is_(None))
+                .where(sso_sessions.c.sid.in_(chosen[start : start + 500]))
                 .values(ended_at=now, ended_reason=reason)
                 .returning(*sso_sessions.c)
             )
