@@ -8,7 +8,7 @@ PostgreSQL, with `exeunt serve --no-worker` and 2 `exeunt worker` processes runn
     is received (a fast receiver on loopback), tokens/s, and the sign-in flows measured meanwhile.
 The sweep must not slow sign-ins by more than 20 % (p50 and p99 compared with the baseline).
 
-Usage: .venv/bin/python bench/sweep.py [--sessions 100000] [--seconds 8]
+Usage: .venv/bin/python bench/sweep.py [--sessions 100000] [--seconds 8] [--share PERCENT]
 """
 
 from __future__ import annotations
@@ -102,6 +102,9 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=8.0, help="seconds of sign-in measurement per phase")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--share", type=int, default=None, help="EXEUNT_WORKER_DATABASE_SHARE for the workers (default: exeunt's)"
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="exeunt-sweep-"))
@@ -119,6 +122,8 @@ def main() -> None:
         "EXEUNT_SESSION_SWEEP_INTERVAL": "1",
         "EXEUNT_WORKER_NICE": "10",  # the workers yield the CPU to the sign-ins measured here
     }
+    if args.share is not None:
+        env["EXEUNT_WORKER_DATABASE_SHARE"] = str(args.share)
     seed = work / "seed.toml"
     seed.write_text(seed_text(receiver_port))
     exeunt("migrate", env=env)
@@ -138,7 +143,8 @@ def main() -> None:
         print(f"exeunt sweep benchmark on {machine()}")
         print(
             f"PostgreSQL, `serve --no-worker` + {args.workers} `exeunt worker`; {args.sessions} sessions x "
-            f"{len(CLIENTS)} back-channel clients expiring at once; sign-ins at {CONCURRENCY} concurrent\n"
+            f"{len(CLIENTS)} back-channel clients expiring at once; sign-ins at {CONCURRENCY} concurrent; "
+            f"EXEUNT_WORKER_DATABASE_SHARE={args.share if args.share is not None else 'default'}\n"
         )
         key = rs256_key(issuer + "/jwks")
         clients = [FlowClient(issuer, issuer, signed_in_cookies(issuer, issuer), key) for _ in range(CONCURRENCY)]

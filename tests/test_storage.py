@@ -11,10 +11,13 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exeunt.config import load_config
+from exeunt.delivery.pacing import Pacer
 from exeunt.delivery.worker import DeliveryWorker
+from exeunt.lifecycle import EndReason
 from exeunt.protocol.registration import build_client
 from exeunt.runtime import Runtime
-from exeunt.storage import clients, grants
+from exeunt.signout import sign_out, sign_out_many
+from exeunt.storage import clients, grants, outbox
 from exeunt.storage import sessions as session_store
 from exeunt.storage import users as user_store
 from exeunt.storage.database import Database
@@ -141,3 +144,114 @@ def test_the_worker_deletes_codes_and_tokens_an_hour_after_they_expire(database_
         return sorted(left)
 
     assert run(database_url, scenario) == ["live", "recent"]
+
+
+class RecordingPacer(Pacer):
+    """The real pacer, recording what the worker tells it and asks it."""
+
+    def __init__(self, share_percent: int) -> None:
+        super().__init__(share_percent)
+        self.spent_calls = 0
+        self.asked: list[float] = []
+
+    def spent(self, seconds: float, *, now: float) -> None:
+        self.spent_calls += 1
+        super().spent(seconds, now=now)
+
+    def pause(self, *, now: float) -> float:
+        self.asked.append(super().pause(now=now))
+        return self.asked[-1]
+
+
+def test_the_worker_paces_a_backlog_and_still_finishes_it(database_url: str) -> None:
+    """Claims that follow a full claim wait for the pacer; every row still ends, each once."""
+    now = datetime.now(UTC)
+
+    async def scenario(db: Database) -> tuple[RecordingPacer, list[str | None]]:
+        async with db.write() as conn:
+            user = await user_store.add(conn, username="u", password_hash="x", email=None, name=None, now=now)
+            # Port 9 on loopback, private addresses not allowed: each delivery is given up at once,
+            # without a request, so this measures the worker's bookkeeping alone.
+            client = build_client(
+                client_id="c",
+                name=None,
+                redirect_uris=["http://localhost/cb"],
+                public=True,
+                backchannel_logout_uri="http://127.0.0.1:9/bc",
+            )
+            await clients.add(conn, client, now=now)
+            sids = []
+            for _ in range(12):
+                session = await session_store.create(conn, user_id=user.id, sub=user.sub, now=now, lifetime=3600)
+                await session_store.record_participation(conn, sid=session.sid, client_id="c", now=now)
+                sids.append(session.sid)
+        config = load_config(
+            {
+                "EXEUNT_DATABASE_URL": db.url,
+                "EXEUNT_BACKCHANNEL_CONCURRENCY": "2",
+                "EXEUNT_WORKER_DATABASE_SHARE": "50",
+                "EXEUNT_BACKCHANNEL_ALLOW_PRIVATE": "false",
+            }
+        )
+        runtime = await Runtime.start(config)
+        assert len(await sign_out_many(runtime, sids, EndReason.ADMIN)) == 12
+        worker = DeliveryWorker(runtime)
+        worker.pacer = pacer = RecordingPacer(50)
+        task = asyncio.create_task(worker.run())
+        deadline = asyncio.get_running_loop().time() + 30
+        while asyncio.get_running_loop().time() < deadline:
+            async with db.read() as conn:
+                rows = [d for sid in sids for d in await outbox.of_sid(conn, sid)]
+            if all(d.next_attempt_at is None for d in rows):
+                break
+            await asyncio.sleep(0.02)
+        await worker.stop()
+        await task
+        await runtime.close()
+        async with db.read() as conn:
+            rows = [d for sid in sids for d in await outbox.of_sid(conn, sid)]
+        return pacer, [r.last_error for r in rows if r.given_up_at is not None]
+
+    pacer, given_up = run(database_url, scenario)
+    assert len(given_up) == 12  # every row ended, once (one row per session and client)
+    assert pacer.asked  # claims after a full claim of 2 asked the pacer first ...
+    assert any(p > 0 for p in pacer.asked)  # ... and some had to wait
+    assert pacer.spent_calls >= 12 // 2 + 1  # every claim and every recording of outcomes is counted
+
+
+def test_a_waiting_browsers_notification_is_claimed_before_a_backlog(database_url: str) -> None:
+    """A mass expiry queued thousands of rows; a person then signs out of an application: that
+    application's row is claimed first, not after the backlog."""
+    now = datetime.now(UTC)
+
+    async def scenario(db: Database) -> tuple[list[tuple[str, bool]], int]:
+        async with db.write() as conn:
+            user = await user_store.add(conn, username="u", password_hash="x", email=None, name=None, now=now)
+            for name in ("a", "b"):
+                client = build_client(
+                    client_id=name,
+                    name=None,
+                    redirect_uris=["http://localhost/cb"],
+                    public=True,
+                    backchannel_logout_uri=f"http://127.0.0.1:9/{name}",
+                )
+                await clients.add(conn, client, now=now)
+            sids = []
+            for _ in range(6):
+                session = await session_store.create(conn, user_id=user.id, sub=user.sub, now=now, lifetime=3600)
+                for name in ("a", "b"):
+                    await session_store.record_participation(conn, sid=session.sid, client_id=name, now=now)
+                sids.append(session.sid)
+        runtime = await Runtime.start(load_config({"EXEUNT_DATABASE_URL": db.url}))
+        await sign_out_many(runtime, sids[:5], EndReason.EXPIRED)  # the backlog: 10 rows
+        await sign_out(runtime, sids[5], EndReason.RP_INITIATED, initiator="b")
+        await runtime.close()
+        async with db.write() as conn:
+            later = now + timedelta(seconds=5)
+            first = await outbox.claim_due(conn, owner="w", now=later, lease=timedelta(seconds=30), limit=1)
+            rest = await outbox.claim_due(conn, owner="w", now=later, lease=timedelta(seconds=30), limit=100)
+        return [(r.sid, r.initiating) for r in first], len(rest)
+
+    first, rest = run(database_url, scenario)
+    assert len(first) == 1 and first[0][1] is True
+    assert rest == 11  # everything else, each once

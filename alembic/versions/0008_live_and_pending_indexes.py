@@ -1,5 +1,6 @@
 """Indexes over what the worker looks for, not over history: live sessions' deadlines (partial,
-``ended_at IS NULL``) and pending deliveries in claim order (``next_attempt_at, id``, partial).
+``ended_at IS NULL``) and pending deliveries in claim order (``next_attempt_at, id``, partial), the
+initiating clients' ones apart (claimed first).
 
 Measured with 30,000 sessions expiring at once on PostgreSQL: a delivery claim took 21.6 ms (it
 sorted every due row to order by id) and a sweep batch 4.8 ms (it stepped over every session the
@@ -41,9 +42,17 @@ def upgrade() -> None:
         postgresql_where=PENDING,
         sqlite_where=PENDING,
     )
+    op.create_index(
+        "ix_backchannel_deliveries_due_initiating",
+        "backchannel_deliveries",
+        ["next_attempt_at", "id"],
+        postgresql_where=sa.text("initiating AND next_attempt_at IS NOT NULL"),
+        sqlite_where=sa.text("initiating = 1 AND next_attempt_at IS NOT NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_backchannel_deliveries_due_initiating", table_name="backchannel_deliveries")
     op.drop_index("ix_backchannel_deliveries_due", table_name="backchannel_deliveries")
     op.create_index("ix_backchannel_deliveries_due", "backchannel_deliveries", ["next_attempt_at"])
     op.drop_index("ix_sso_sessions_live_activity", table_name="sso_sessions")

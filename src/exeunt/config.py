@@ -380,6 +380,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Raise it only where the worker keeps up: a starved worker outlives its leases and sends twice.",
     ),
     Setting(
+        "EXEUNT_WORKER_DATABASE_SHARE",
+        "worker_database_share",
+        20,
+        whole(5, 100),
+        "Percent of its time a worker may spend in the database while it works through a backlog "
+        "(sessions expiring at once, a client back after an outage); the rest of the time it waits, "
+        "longer when the database is busy. Lower leaves sign-ins more room and drains backlogs slower.",
+    ),
+    Setting(
         "EXEUNT_LOG_LEVEL",
         "log_level",
         "info",
@@ -484,6 +493,7 @@ class Config:
     http_header_timeout: float
     http_max_connections: int
     worker_nice: int
+    worker_database_share: int
     log_level: str
     log_format: str
     trusted_proxies: tuple[str, ...]

@@ -27,6 +27,7 @@ import httpx
 
 from exeunt.clock import Clock
 from exeunt.config import Config
+from exeunt.delivery.pacing import Pacer
 from exeunt.delivery.policy import Answer, DeliveryState, Outcome, classify, retry_delay
 from exeunt.delivery.transport import AddressNotAllowed, delivery_client, delivery_transport
 from exeunt.protocol.clients import ClientRecord
@@ -50,7 +51,6 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 FORM_PREFIX = b"logout_token="  # a JWT is base64url and dots: nothing in it needs form-encoding
 SHUTDOWN_GRACE = 10.0  # seconds a stopping worker lets in-flight deliveries finish
 SWEEP_BATCH = 200  # sessions ended per transaction by the sweeper
-SWEEP_PAUSE = 0.05  # seconds between two sweep batches: room for sign-ins and deliveries
 HOUSEKEEPING_EVERY = 600.0  # seconds between deletions of expired codes and access tokens
 HEARTBEAT_EVERY = 5.0  # seconds between heartbeat rows (readiness counts a worker alive for 30 s)
 FLUSH_GATHER = 0.003  # seconds outcomes are gathered while other deliveries are in flight
@@ -97,6 +97,9 @@ class DeliveryWorker:
         self._listener = Listener(runtime.db.url, self.wake)
         self._listener_tried = float("-inf")
         self._database_failures = 0  # consecutive failed outbox reads: the worker backs off
+        # Backlog work (sweep batches, claims while the last one came back full) waits its turn.
+        self.pacer = Pacer(self.config.worker_database_share)
+        self._backlog = False
 
     def wake(self) -> None:
         self._wake.set()
@@ -121,6 +124,8 @@ class DeliveryWorker:
                 self._start_sweep()
                 self._wake.clear()
                 if self._room() >= self._claim_threshold():
+                    if self._backlog:
+                        await self._paced()
                     claimed = await self._claim_some()
                     if claimed and self._room() >= self._claim_threshold():
                         continue  # more may be due right now
@@ -141,18 +146,29 @@ class DeliveryWorker:
         rather than paying a claiming transaction for every slot that frees up."""
         return 1 if not self._in_flight else max(1, self.config.backchannel_concurrency // 2)
 
+    async def _paced(self) -> None:
+        """Wait (or until stopped) for the pacer: backlog work keeps to its share of the database."""
+        delay = self.pacer.pause(now=time.monotonic())
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+
     async def _claim_some(self) -> int:
-        room = self._room()
+        limit = min(self._room(), CLAIM_BATCH)
+        started = time.monotonic()
         try:
             async with self.runtime.db.write() as conn:
                 rows = await outbox.claim_due(
-                    conn, owner=self.owner, now=self.clock.now(), lease=self.lease, limit=min(room, CLAIM_BATCH)
+                    conn, owner=self.owner, now=self.clock.now(), lease=self.lease, limit=limit
                 )
                 clients = await client_store.get_many(conn, sorted({r.client_id for r in rows}))
         except Exception as exc:
             self._database_failed(exc)
             return 0
+        finally:
+            self.pacer.spent(time.monotonic() - started, now=time.monotonic())
         self._database_failures = 0
+        self._backlog = len(rows) >= limit  # as many as it asked for: more are waiting
         fresh: list[DeliveryRecord] = []
         for row in rows:
             assert row.leased_until is not None
@@ -333,9 +349,11 @@ class DeliveryWorker:
         batch, self._results = self._results, []
         if not batch:
             return
+        started = time.monotonic()
         try:
             async with self.runtime.db.write() as conn:
                 await outbox.record_outcomes(conn, self.owner, batch)
+            self.pacer.spent(time.monotonic() - started, now=time.monotonic())
         except Exception:
             log.exception("could not record %d delivery outcomes; will try again", len(batch))
             self._results = batch + self._results
@@ -359,17 +377,19 @@ class DeliveryWorker:
 
     async def _sweep(self) -> None:
         """End sessions past their absolute or idle deadline, in batches (each one transaction), so
-        their applications are told.  Between batches the sweep pauses briefly: sign-ins and
+        their applications are told.  Between batches the sweep waits for the pacer: sign-ins and
         deliveries share the database and the CPU.  Several workers may sweep at once: a claimed
         session is skipped by the others, and an ended one is never ended again."""
         ended = 0
         try:
             while not self._stopping.is_set():
+                started = time.monotonic()
                 batch = await end_overdue(self.runtime, limit=SWEEP_BATCH)
+                self.pacer.spent(time.monotonic() - started, now=time.monotonic())
                 ended += len(batch)
                 if len(batch) < SWEEP_BATCH:
                     break
-                await asyncio.sleep(SWEEP_PAUSE)
+                await self._paced()
         except Exception as exc:
             self._database_failed(exc)
         if ended:

@@ -98,8 +98,9 @@ async def of_signout(conn: AsyncConnection, signout_id: str) -> list[DeliveryRec
 async def claim_due(
     conn: AsyncConnection, *, owner: str, now: datetime, lease: timedelta, limit: int
 ) -> list[DeliveryRecord]:
-    """Lease up to ``limit`` due rows.  Concurrent workers never get the same row: PostgreSQL
-    skips rows another transaction has locked; SQLite runs one writer at a time."""
+    """Lease up to ``limit`` due rows, the initiating clients' first (a browser is waiting for those,
+    even behind a backlog of thousands), then the rest in order.  Concurrent workers never get the
+    same row: PostgreSQL skips rows another transaction has locked; SQLite runs one writer at a time."""
     due = (
         select(deliveries.c.id)
         .where(
@@ -107,11 +108,13 @@ async def claim_due(
             or_(deliveries.c.leased_until.is_(None), deliveries.c.leased_until <= now),
         )
         .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
-        .limit(limit)
     )
     if conn.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
-    ids = [row.id for row in await conn.execute(due)]
+    ids = [row.id for row in await conn.execute(due.where(deliveries.c.initiating).limit(limit))]
+    if len(ids) < limit:
+        rest = due.where(deliveries.c.initiating.is_(False)).limit(limit - len(ids))
+        ids += [row.id for row in await conn.execute(rest)]
     if not ids:
         return []
     await conn.execute(
