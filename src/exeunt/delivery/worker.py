@@ -54,6 +54,7 @@ SWEEP_BATCH = 200  # sessions ended per transaction by the sweeper
 HOUSEKEEPING_EVERY = 600.0  # seconds between deletions of expired codes and access tokens
 HEARTBEAT_EVERY = 5.0  # seconds between heartbeat rows (readiness counts a worker alive for 30 s)
 FLUSH_GATHER = 0.003  # seconds outcomes are gathered while other deliveries are in flight
+BACKLOG_FLUSH_GATHER = 0.1  # ... while working through a backlog: fewer, larger transactions
 URGENT_HEAD_START = 0.05  # seconds the initiating clients' deliveries get before the others start
 
 
@@ -341,7 +342,7 @@ class DeliveryWorker:
             if self._in_flight:
                 # More answers are on their way: gather them into one transaction rather than
                 # writing one per answer (the initiating client's is written at once, see _spawn_later).
-                await asyncio.sleep(FLUSH_GATHER)
+                await asyncio.sleep(BACKLOG_FLUSH_GATHER if self._backlog else FLUSH_GATHER)
             self._results_ready.clear()
             await self._flush()
 
