@@ -206,7 +206,10 @@ async def pg_admin(sql: str) -> None:
         await conn.close()
 
 
-def start_fast_receiver(port: int, hosts: Sequence[str], log: Path) -> Process:
-    """tests/support/fast_receiver.py in a process of its own: answers every back-channel POST."""
+def start_fast_receiver(port: int, hosts: Sequence[str], log: Path, *, nice: int = 0) -> Process:
+    """tests/support/fast_receiver.py in a process of its own: answers every back-channel POST.
+    ``nice``: the receiver stands in for applications on other machines; a bench that measures the
+    provider's sign-ins meanwhile lowers its priority so it takes less of the provider's CPU."""
     receiver = ROOT / "tests" / "support" / "fast_receiver.py"
-    return Process([sys.executable, str(receiver), "--port", str(port), "--hosts", *hosts], {}, log)
+    niced = ["nice", "-n", str(nice)] if nice else []
+    return Process([*niced, sys.executable, str(receiver), "--port", str(port), "--hosts", *hosts], {}, log)
