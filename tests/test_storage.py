@@ -146,6 +146,30 @@ def test_the_worker_deletes_codes_and_tokens_an_hour_after_they_expire(database_
     assert run(database_url, scenario) == ["live", "recent"]
 
 
+async def sessions_with_backchannel_clients(
+    conn: AsyncConnection, now: datetime, *, client_ids: tuple[str, ...], count: int
+) -> list[str]:
+    """User "u" with ``count`` live sessions, each with every one of ``client_ids`` taking part; each
+    client has a back-channel URI on 127.0.0.1:9 (nothing listens there).  Returns the sids."""
+    user = await user_store.add(conn, username="u", password_hash="x", email=None, name=None, now=now)
+    for name in client_ids:
+        client = build_client(
+            client_id=name,
+            name=None,
+            redirect_uris=["http://localhost/cb"],
+            public=True,
+            backchannel_logout_uri=f"http://127.0.0.1:9/{name}",
+        )
+        await clients.add(conn, client, now=now)
+    sids = []
+    for _ in range(count):
+        session = await session_store.create(conn, user_id=user.id, sub=user.sub, now=now, lifetime=3600)
+        for name in client_ids:
+            await session_store.record_participation(conn, sid=session.sid, client_id=name, now=now)
+        sids.append(session.sid)
+    return sids
+
+
 class RecordingPacer(Pacer):
     """The real pacer, recording what the worker tells it and asks it."""
 
@@ -168,23 +192,10 @@ def test_the_worker_paces_a_backlog_and_still_finishes_it(database_url: str) -> 
     now = datetime.now(UTC)
 
     async def scenario(db: Database) -> tuple[RecordingPacer, list[str | None]]:
+        # Port 9 on loopback, private addresses not allowed (below): each delivery is given up at
+        # once, without a request, so this measures the worker's bookkeeping alone.
         async with db.write() as conn:
-            user = await user_store.add(conn, username="u", password_hash="x", email=None, name=None, now=now)
-            # Port 9 on loopback, private addresses not allowed: each delivery is given up at once,
-            # without a request, so this measures the worker's bookkeeping alone.
-            client = build_client(
-                client_id="c",
-                name=None,
-                redirect_uris=["http://localhost/cb"],
-                public=True,
-                backchannel_logout_uri="http://127.0.0.1:9/bc",
-            )
-            await clients.add(conn, client, now=now)
-            sids = []
-            for _ in range(12):
-                session = await session_store.create(conn, user_id=user.id, sub=user.sub, now=now, lifetime=3600)
-                await session_store.record_participation(conn, sid=session.sid, client_id="c", now=now)
-                sids.append(session.sid)
+            sids = await sessions_with_backchannel_clients(conn, now, client_ids=("c",), count=12)
         config = load_config(
             {
                 "EXEUNT_DATABASE_URL": db.url,
@@ -226,22 +237,7 @@ def test_a_waiting_browsers_notification_is_claimed_before_a_backlog(database_ur
 
     async def scenario(db: Database) -> tuple[list[tuple[str, bool]], int]:
         async with db.write() as conn:
-            user = await user_store.add(conn, username="u", password_hash="x", email=None, name=None, now=now)
-            for name in ("a", "b"):
-                client = build_client(
-                    client_id=name,
-                    name=None,
-                    redirect_uris=["http://localhost/cb"],
-                    public=True,
-                    backchannel_logout_uri=f"http://127.0.0.1:9/{name}",
-                )
-                await clients.add(conn, client, now=now)
-            sids = []
-            for _ in range(6):
-                session = await session_store.create(conn, user_id=user.id, sub=user.sub, now=now, lifetime=3600)
-                for name in ("a", "b"):
-                    await session_store.record_participation(conn, sid=session.sid, client_id=name, now=now)
-                sids.append(session.sid)
+            sids = await sessions_with_backchannel_clients(conn, now, client_ids=("a", "b"), count=6)
         runtime = await Runtime.start(load_config({"EXEUNT_DATABASE_URL": db.url}))
         await sign_out_many(runtime, sids[:5], EndReason.EXPIRED)  # the backlog: 10 rows
         await sign_out(runtime, sids[5], EndReason.RP_INITIATED, initiator="b")
