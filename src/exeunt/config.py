@@ -384,7 +384,7 @@ SETTINGS: tuple[Setting, ...] = (
         "worker_database_share",
         20,
         whole(5, 100),
-        "Percent of its time a worker may spend in the database while it works through a backlog "
+        "Percent of its time a worker may spend in the database and on the CPU while it works through a backlog "
         "(sessions expiring at once, a client back after an outage); the rest of the time it waits, "
         "longer when the database is busy. Lower leaves sign-ins more room and drains backlogs slower.",
     ),
