@@ -121,7 +121,7 @@ def main() -> None:
         "--every", type=float, default=60.0, help="seconds between the starts of sign-in windows during the sweep"
     )
     parser.add_argument(
-        "--share", type=int, default=None, help="EXEUNT_WORKER_DATABASE_SHARE for the workers (default: exeunt's)"
+        "--share", type=int, default=None, help="EXEUNT_WORKER_BACKLOG_SHARE for the workers (default: exeunt's)"
     )
     args = parser.parse_args()
 
@@ -141,7 +141,7 @@ def main() -> None:
         "EXEUNT_WORKER_NICE": "10",  # the workers yield the CPU to the sign-ins measured here
     }
     if args.share is not None:
-        env["EXEUNT_WORKER_DATABASE_SHARE"] = str(args.share)
+        env["EXEUNT_WORKER_BACKLOG_SHARE"] = str(args.share)
     seed = work / "seed.toml"
     seed.write_text(seed_text(receiver_port))
     exeunt("migrate", env=env)
@@ -164,7 +164,7 @@ def main() -> None:
         print(
             f"PostgreSQL, `serve --no-worker` + {args.workers} `exeunt worker`; {args.sessions} sessions x "
             f"{len(CLIENTS)} back-channel clients expiring at once; sign-ins at {CONCURRENCY} concurrent; "
-            f"EXEUNT_WORKER_DATABASE_SHARE={args.share if args.share is not None else 'default'}\n"
+            f"EXEUNT_WORKER_BACKLOG_SHARE={args.share if args.share is not None else 'default'}\n"
         )
         key = rs256_key(issuer + "/jwks")
         clients = [FlowClient(issuer, issuer, signed_in_cookies(issuer, issuer), key) for _ in range(CONCURRENCY)]

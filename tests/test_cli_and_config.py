@@ -43,6 +43,14 @@ def test_defaults_and_https_issuer_make_secure_cookies() -> None:
     assert not load_config({}).secure_cookies
 
 
+def test_a_renamed_setting_is_still_read_under_its_old_name() -> None:
+    assert load_config({"EXEUNT_WORKER_DATABASE_SHARE": "35"}).worker_backlog_share == 35
+    both = {"EXEUNT_WORKER_DATABASE_SHARE": "35", "EXEUNT_WORKER_BACKLOG_SHARE": "40"}
+    assert load_config(both).worker_backlog_share == 40  # the new name wins
+    with pytest.raises(ConfigError, match="EXEUNT_WORKER_BACKLOG_SHARE"):
+        load_config({"EXEUNT_WORKER_DATABASE_SHARE": "0"})  # checked as the setting it now is
+
+
 def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     rows: dict[str, str] = {}  # the configuration table: the first row naming each variable

@@ -19,7 +19,6 @@ import pytest
 
 from exeunt.config import load_config
 from exeunt.storage import secrets as secret_store
-from exeunt.storage import sessions as session_store
 from exeunt.storage import users as user_store
 from exeunt.storage.database import Database
 from exeunt.web.cookies import SESSION_COOKIE, Cookies
@@ -28,6 +27,7 @@ from tests.support.databases import PostgresTemplate
 from tests.support.flows import Browser, Rp, exchange, sign_out
 from tests.support.process import ExeuntProcess
 from tests.support.servers import free_port
+from tests.support.sessions import write_sessions
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -71,12 +71,7 @@ async def make_sessions(url: str, count: int, clients: list[str]) -> tuple[list[
         async with db.write() as conn:
             user = await user_store.get_by_username(conn, "alice")
             assert user is not None
-            sids = []
-            for _ in range(count):
-                session = await session_store.create(conn, user_id=user.id, sub=user.sub, now=now, lifetime=3600)
-                for client in clients:
-                    await session_store.record_participation(conn, sid=session.sid, client_id=client, now=now)
-                sids.append(session.sid)
+            sids = await write_sessions(conn, user, tuple(clients), count=count, now=now)
             secret = await secret_store.get_or_create(conn, "cookie_secret", "unused", now)
         return sids, secret
     finally:

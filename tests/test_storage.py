@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from exeunt.storage import users as user_store
 from exeunt.storage.database import Database
 from exeunt.storage.migrations import current_revision, head_revision
 from exeunt.storage.models import Base
+from tests.support.sessions import write_sessions
 
 
 def run(url: str, action):  # type: ignore[no-untyped-def]
@@ -161,13 +163,7 @@ async def sessions_with_backchannel_clients(
             backchannel_logout_uri=f"http://127.0.0.1:9/{name}",
         )
         await clients.add(conn, client, now=now)
-    sids = []
-    for _ in range(count):
-        session = await session_store.create(conn, user_id=user.id, sub=user.sub, now=now, lifetime=3600)
-        for name in client_ids:
-            await session_store.record_participation(conn, sid=session.sid, client_id=name, now=now)
-        sids.append(session.sid)
-    return sids
+    return await write_sessions(conn, user, client_ids, count=count, now=now)
 
 
 class RecordingPacer(Pacer):
@@ -176,10 +172,12 @@ class RecordingPacer(Pacer):
     def __init__(self, share_percent: int) -> None:
         super().__init__(share_percent)
         self.spent_calls = 0
+        self.told: list[float] = []
         self.asked: list[float] = []
 
     def spent(self, seconds: float, *, now: float) -> None:
         self.spent_calls += 1
+        self.told.append(seconds)
         super().spent(seconds, now=now)
 
     def pause(self, *, now: float) -> float:
@@ -188,8 +186,10 @@ class RecordingPacer(Pacer):
 
 
 def test_the_worker_paces_a_backlog_and_still_finishes_it(database_url: str) -> None:
-    """Claims that follow a full claim wait for the pacer; every row still ends, each once."""
+    """Claims that follow a full claim wait for the pacer, which is told the worker's database time
+    and its own CPU time (signing, sending); every row still ends, each once."""
     now = datetime.now(UTC)
+    cpu_seconds = itertools.count(0.0, 0.125)  # the worker's CPU clock: 0.125 s more at each reading
 
     async def scenario(db: Database) -> tuple[RecordingPacer, list[str | None]]:
         # Port 9 on loopback, private addresses not allowed (below): each delivery is given up at
@@ -200,13 +200,13 @@ def test_the_worker_paces_a_backlog_and_still_finishes_it(database_url: str) -> 
             {
                 "EXEUNT_DATABASE_URL": db.url,
                 "EXEUNT_BACKCHANNEL_CONCURRENCY": "2",
-                "EXEUNT_WORKER_DATABASE_SHARE": "50",
+                "EXEUNT_WORKER_BACKLOG_SHARE": "50",
                 "EXEUNT_BACKCHANNEL_ALLOW_PRIVATE": "false",
             }
         )
         runtime = await Runtime.start(config)
         assert len(await sign_out_many(runtime, sids, EndReason.ADMIN)) == 12
-        worker = DeliveryWorker(runtime)
+        worker = DeliveryWorker(runtime, cpu_clock=lambda: next(cpu_seconds))
         worker.pacer = pacer = RecordingPacer(50)
         task = asyncio.create_task(worker.run())
         deadline = asyncio.get_running_loop().time() + 30
@@ -228,6 +228,7 @@ def test_the_worker_paces_a_backlog_and_still_finishes_it(database_url: str) -> 
     assert pacer.asked  # claims after a full claim of 2 asked the pacer first ...
     assert any(p > 0 for p in pacer.asked)  # ... and some had to wait
     assert pacer.spent_calls >= 12 // 2 + 1  # every claim and every recording of outcomes is counted
+    assert 0.125 in pacer.told  # and before each paced claim, the CPU time since the one before
 
 
 def test_a_waiting_browsers_notification_is_claimed_before_a_backlog(database_url: str) -> None:

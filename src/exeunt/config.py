@@ -380,8 +380,8 @@ SETTINGS: tuple[Setting, ...] = (
         "Raise it only where the worker keeps up: a starved worker outlives its leases and sends twice.",
     ),
     Setting(
-        "EXEUNT_WORKER_DATABASE_SHARE",
-        "worker_database_share",
+        "EXEUNT_WORKER_BACKLOG_SHARE",
+        "worker_backlog_share",
         20,
         whole(5, 100),
         "Percent of its time a worker may spend in the database and on the CPU while it works through a backlog "
@@ -493,7 +493,7 @@ class Config:
     http_header_timeout: float
     http_max_connections: int
     worker_nice: int
-    worker_database_share: int
+    worker_backlog_share: int
     log_level: str
     log_format: str
     trusted_proxies: tuple[str, ...]
@@ -515,6 +515,7 @@ class Config:
 def load_config(environ: Mapping[str, str] | None = None, *, default_issuer: str = "http://127.0.0.1:8000") -> Config:
     """Build a ``Config`` from ``environ`` (default ``os.environ``), raising ``ConfigError`` on the first bad value."""
     env = os.environ if environ is None else environ
+    env = _renamed(env)
     known = {s.name for s in SETTINGS}
     unknown = sorted(k for k in env if k.startswith("EXEUNT_") and k not in known)
     if unknown:
@@ -530,6 +531,20 @@ def load_config(environ: Mapping[str, str] | None = None, *, default_issuer: str
     if values["backchannel_allow_private"] is None:
         values["backchannel_allow_private"] = is_loopback_host(urlsplit(values["issuer"]).hostname or "")
     return Config(**values)
+
+
+# Settings renamed since they were first documented: the old name is still read (the new one wins).
+RENAMED = {"EXEUNT_WORKER_DATABASE_SHARE": "EXEUNT_WORKER_BACKLOG_SHARE"}
+
+
+def _renamed(env: Mapping[str, str]) -> Mapping[str, str]:
+    if not any(old in env for old in RENAMED):
+        return env
+    current = {k: v for k, v in env.items() if k not in RENAMED}
+    for old, new in RENAMED.items():
+        if old in env:
+            current.setdefault(new, env[old])
+    return current
 
 
 def _check_fields() -> None:

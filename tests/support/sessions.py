@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 import jwt
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from exeunt.storage import sessions as session_store
+from exeunt.storage.users import UserRecord
 from tests.support.flows import Browser, Rp, exchange, verify_id_token
 from tests.support.idp import Idp
 from tests.support.rp import RecordingRp
+
+
+async def write_sessions(
+    conn: AsyncConnection, user: UserRecord, client_ids: tuple[str, ...], *, count: int, now: datetime
+) -> list[str]:
+    """``count`` live sessions of ``user`` written straight into storage, each with every one of
+    ``client_ids`` taking part (a password sign-in each would take minutes).  Returns the sids."""
+    sids = []
+    for _ in range(count):
+        session = await session_store.create(conn, user_id=user.id, sub=user.sub, now=now, lifetime=3600)
+        for name in client_ids:
+            await session_store.record_participation(conn, sid=session.sid, client_id=name, now=now)
+        sids.append(session.sid)
+    return sids
 
 
 def receiver(

@@ -66,6 +66,7 @@ class DeliveryWorker:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock | None = None,
         owner: str | None = None,
+        cpu_clock: Callable[[], float] = time.process_time,
     ) -> None:
         self.runtime = runtime
         self.config: Config = runtime.config
@@ -99,9 +100,10 @@ class DeliveryWorker:
         self._listener_tried = float("-inf")
         self._database_failures = 0  # consecutive failed outbox reads: the worker backs off
         # Backlog work (sweep batches, claims while the last one came back full) waits its turn.
-        self.pacer = Pacer(self.config.worker_database_share)
+        self.pacer = Pacer(self.config.worker_backlog_share)
         self._backlog = False
-        self._cpu_counted = time.process_time()  # this process's CPU time the pacer has been told of
+        self._cpu_clock = cpu_clock  # this process's CPU seconds (injected in tests)
+        self._cpu_counted = cpu_clock()  # ... up to what the pacer has been told of
 
     def wake(self) -> None:
         self._wake.set()
@@ -159,7 +161,7 @@ class DeliveryWorker:
 
     async def _paced(self) -> None:
         """Wait (or until stopped) for the pacer: backlog work keeps to its share of the machine."""
-        cpu = time.process_time()  # signing and sending tokens: CPU taken from sign-ins on this machine
+        cpu = self._cpu_clock()  # signing and sending tokens: CPU taken from sign-ins on this machine
         self.pacer.spent(cpu - self._cpu_counted, now=time.monotonic())
         self._cpu_counted = cpu
         delay = self.pacer.pause(now=time.monotonic())
