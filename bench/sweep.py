@@ -204,6 +204,13 @@ def main() -> None:
                 await asyncio.sleep(0.5)
             for start, rate, latencies in windows:
                 print(f"  sign-ins at +{start:4.0f} s:   {figures(rate, latencies, base)}")
+            if swept_at is not None:  # the windows that began while sessions were still being ended
+                sweeping = [latency for start, _, latencies in windows if start < swept_at for latency in latencies]
+                print(
+                    f"  sign-ins, the windows while sessions were being ended: p50 {pct(sweeping, 0.5) * 1000:.1f} ms, "
+                    f"p99 {pct(sweeping, 0.99) * 1000:.1f} ms (p50 {pct(sweeping, 0.5) / pct(base, 0.5):.2f}x, "
+                    f"p99 {pct(sweeping, 0.99) / pct(base, 0.99):.2f}x the baseline)"
+                )
             during = [latency for _, _, latencies in windows for latency in latencies]
             worst50 = max(pct(latencies, 0.5) for _, _, latencies in windows) / pct(base, 0.5)
             worst99 = max(pct(latencies, 0.99) for _, _, latencies in windows) / pct(base, 0.99)
