@@ -1,4 +1,4 @@
-"""How fast a worker works through a backlog: a share of wall time for its database work, pure.
+"""How fast a worker works through a backlog: a share of wall time for its database and CPU work, pure.
 
 A mass expiry or a client back after an outage leaves the worker thousands of rows of work: ending
 sessions (the sweep) and claiming and recording deliveries.  Done flat out, that work takes the
@@ -6,8 +6,9 @@ database, and with it the sign-in path, away from people signing in.  Like Postg
 (``autovacuum_vacuum_cost_delay``), the worker paces itself: database work that took ``t`` seconds
 is followed by ``t × (100 − share) / share`` seconds before the next piece of backlog work starts.
 Work that took long because the database was busy buys a long pause, so a loaded provider gets the
-room back, and an idle one drains the backlog fast.  Work that is not backlog (a single sign-out's
-notifications) is counted but never waits.
+room back, and an idle one drains the backlog fast.  The worker also reports its own CPU time
+(signing and sending tokens), which takes the same cores from the sign-in path.  Work that is not
+backlog (a single sign-out's notifications) is counted but never waits.
 """
 
 from __future__ import annotations
