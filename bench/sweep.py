@@ -112,6 +112,14 @@ def figures(rate: float, latencies: list[float], base: list[float]) -> str:
     )
 
 
+def pooled(latencies: list[float], base: list[float]) -> str:
+    p50, p99 = pct(latencies, 0.5), pct(latencies, 0.99)
+    return (
+        f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms "
+        f"(p50 {p50 / pct(base, 0.5):.2f}x, p99 {p99 / pct(base, 0.99):.2f}x the baseline"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=100_000)
@@ -206,19 +214,13 @@ def main() -> None:
                 print(f"  sign-ins at +{start:4.0f} s:   {figures(rate, latencies, base)}")
             if swept_at is not None:  # the windows that began while sessions were still being ended
                 sweeping = [latency for start, _, latencies in windows if start < swept_at for latency in latencies]
-                print(
-                    f"  sign-ins, the windows while sessions were being ended: p50 {pct(sweeping, 0.5) * 1000:.1f} ms, "
-                    f"p99 {pct(sweeping, 0.99) * 1000:.1f} ms (p50 {pct(sweeping, 0.5) / pct(base, 0.5):.2f}x, "
-                    f"p99 {pct(sweeping, 0.99) / pct(base, 0.99):.2f}x the baseline)"
-                )
+                print(f"  sign-ins, the windows while sessions were being ended: {pooled(sweeping, base)})")
             during = [latency for _, _, latencies in windows for latency in latencies]
             worst50 = max(pct(latencies, 0.5) for _, _, latencies in windows) / pct(base, 0.5)
             worst99 = max(pct(latencies, 0.99) for _, _, latencies in windows) / pct(base, 0.99)
             print(
-                f"  sign-ins, all {len(windows)} windows from the expiry to the last token: "
-                f"p50 {pct(during, 0.5) * 1000:.1f} ms, p99 {pct(during, 0.99) * 1000:.1f} ms "
-                f"(p50 {pct(during, 0.5) / pct(base, 0.5):.2f}x, p99 {pct(during, 0.99) / pct(base, 0.99):.2f}x "
-                f"the baseline; worst window p50 {worst50:.2f}x, p99 {worst99:.2f}x)"
+                f"  sign-ins, all {len(windows)} windows from the expiry to the last token: {pooled(during, base)}; "
+                f"worst window p50 {worst50:.2f}x, p99 {worst99:.2f}x)"
             )
             print(
                 f"  all {args.sessions} sessions ended {swept_at:.1f} s after their expiry "
