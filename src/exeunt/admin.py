@@ -20,7 +20,7 @@ from exeunt.protocol.registration import check_chosen_secret
 from exeunt.runtime import Runtime
 from exeunt.security import hash_client_secret, hash_password, new_token, verify_client_secret, verify_password
 from exeunt.seed_file import SeedError, check_user_fields, read_seed
-from exeunt.signout import EndedSession, sign_out_many, sign_out_user
+from exeunt.signout import EndedSession, sign_out_many, sign_out_user, signing_out
 from exeunt.storage import clients as client_store
 from exeunt.storage import grants, heartbeats, outbox
 from exeunt.storage import keys as key_store
@@ -403,18 +403,22 @@ async def end_user_sessions(runtime: Runtime, username: str, reason: EndReason =
 
 
 async def remove_user_everywhere(runtime: Runtime, username: str) -> Ended:
-    """End every session of the user (their applications are told), then remove the user."""
-    ended = await end_user_sessions(runtime, username, EndReason.USER_REMOVED)
-    await remove_user(runtime.db, username)
-    return ended
+    """End every session of the user (their applications are told) and remove the user, in one
+    transaction."""
+    async with signing_out(runtime) as tx:
+        user = await _user(tx.conn, username)
+        await tx.end_user(user.id, EndReason.USER_REMOVED)
+        await user_store.remove(tx.conn, username)
+    return Ended(tx.ended)
 
 
 async def disable_user(runtime: Runtime, username: str) -> Ended:
-    """The user can no longer sign in, and every session they have ends now."""
-    async with runtime.db.write() as conn:
-        user = await _user(conn, username)
-        await user_store.set_disabled(conn, user.id, runtime.clock.now())
-    return Ended(await sign_out_user(runtime, user.id, EndReason.USER_REMOVED))
+    """The user can no longer sign in, and every session they have ends now (one transaction)."""
+    async with signing_out(runtime) as tx:
+        user = await _user(tx.conn, username)
+        await user_store.set_disabled(tx.conn, user.id, tx.now)
+        await tx.end_user(user.id, EndReason.USER_REMOVED)
+    return Ended(tx.ended)
 
 
 async def enable_user(db: Database, username: str) -> None:
@@ -431,9 +435,10 @@ async def set_password(runtime: Runtime, username: str, password: str, *, keep_s
     except ValueError as exc:
         raise AdminError(str(exc)) from exc
     password_hash = await asyncio.to_thread(hash_password, password)
-    async with runtime.db.write() as conn:
-        await user_store.set_password(conn, user.id, password_hash)
-    return Ended(await sign_out_user(runtime, user.id, EndReason.PASSWORD_CHANGED, keep_sid=keep_sid))
+    async with signing_out(runtime) as tx:  # the new password and the sign-outs: both or neither
+        await user_store.set_password(tx.conn, user.id, password_hash)
+        await tx.end_user(user.id, EndReason.PASSWORD_CHANGED, keep_sid=keep_sid)
+    return Ended(tx.ended)
 
 
 # -- tokens -----------------------------------------------------------------------------

@@ -1,16 +1,19 @@
 """Ending an SSO session: the one call every way a session ends goes through.
 
-``sign_out`` opens the transaction; in it the session is marked ended, everything it issued is
-revoked, a ``signouts`` row records a snapshot of its participants and how each is told, and one
-outbox row is queued per participant with a back-channel URI (the initiating client first).
-After the commit it wakes the delivery worker and counts the sign-out by reason.  Callers only
-set cookies and render.  Nothing here talks to a client.
+In one transaction the session is marked ended, everything it issued is revoked, a ``signouts``
+row records a snapshot of its participants and how each is told, and one outbox row is queued per
+participant with a back-channel URI (the initiating client first).  After the commit the delivery
+worker is woken and the sign-out counted by reason.  ``sign_out`` and its siblings open that
+transaction themselves; a write that *causes* sign-outs (a password change, a disabled user, a
+new sign-in) opens ``signing_out`` and does its own write on ``tx.conn``, so both commit or
+neither does.  Callers only set cookies and render.  Nothing here talks to a client.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,7 +29,16 @@ from exeunt.storage import signouts as signout_store
 from exeunt.storage.database import Connection
 from exeunt.storage.signouts import Participant, SignoutRecord
 
-__all__ = ["EndReason", "EndedSession", "end_overdue", "sign_out", "sign_out_many", "sign_out_user"]
+__all__ = [
+    "EndReason",
+    "EndedSession",
+    "SignOuts",
+    "end_overdue",
+    "sign_out",
+    "sign_out_many",
+    "sign_out_user",
+    "signing_out",
+]
 log = logging.getLogger("exeunt.signout")
 SIGNOUT_PAGE_LIFETIME = timedelta(minutes=15)
 ENDS_OFFLINE_TOKENS = frozenset(
@@ -51,6 +63,83 @@ class _Ending:
     state: str | None = None
 
 
+class SignOuts:
+    """Sign-outs written inside one transaction, that of the write that caused them (a password
+    change, a disabled user, a new sign-in replacing a session): both commit, or neither does.
+
+    Open it with ``signing_out(runtime)``; ``conn`` is the transaction's connection, for the
+    caller's own writes.  What ended is in ``ended``; after the commit the worker is woken and each
+    sign-out counted (nothing is reported for a transaction that rolled back)."""
+
+    def __init__(self, runtime: Runtime, conn: Connection) -> None:
+        self.runtime = runtime
+        self.conn = conn
+        self.now = runtime.clock.now()
+        self.ended: list[EndedSession] = []
+        self.queued = 0  # outbox rows written in this transaction (sign-outs and anything else)
+
+    async def end(
+        self,
+        sid: str,
+        reason: EndReason,
+        *,
+        initiator: str | None = None,
+        post_logout_redirect_uri: str | None = None,
+        state: str | None = None,
+    ) -> EndedSession | None:
+        """End session ``sid``.  None when it had ended already (another request, tab or process got
+        there first): nothing is recorded or sent twice."""
+        ended = await self._end([_Ending(sid, reason, initiator, post_logout_redirect_uri, state)])
+        return ended[0] if ended else None
+
+    async def end_many(self, sids: Sequence[str], reason: EndReason) -> list[EndedSession]:
+        """End a batch of sessions (an operator's batch); those already ended are skipped."""
+        return await self._end([_Ending(sid, reason) for sid in sids])
+
+    async def end_user(self, user_id: int, reason: EndReason, *, keep_sid: str | None = None) -> list[EndedSession]:
+        """End every live session of a user but ``keep_sid`` (the browser asking)."""
+        if reason in ENDS_OFFLINE_TOKENS:
+            # Offline refresh tokens outlive the browser's sign-out, not these: every grant of the user
+            # but the asking browser's session-bound ones ends (sessions that ended earlier included).
+            await grants.revoke_refresh_of_user(self.conn, user_id, self.now, except_sid=keep_sid)
+        live = await session_store.of_user(self.conn, user_id, live_at=self.now)
+        return await self._end([_Ending(s.sid, reason) for s in live if s.sid != keep_sid])
+
+    async def end_overdue(self, *, limit: int) -> list[EndedSession]:
+        """End up to ``limit`` sessions past their absolute or idle deadline (the sweeper's batch),
+        claimed and ended together, so no two sweepers end the same one."""
+        idle = self.runtime.config.session_idle_timeout
+        due = await session_store.claim_overdue(self.conn, now=self.now, idle_timeout=idle, limit=limit)
+        return await self._end([_Ending(s.sid, s.overdue(self.now, idle) or EndReason.EXPIRED) for s in due])
+
+    async def _end(self, endings: list[_Ending]) -> list[EndedSession]:
+        ended = await _end(self.conn, endings, issuer=self.runtime.config.issuer, now=self.now)
+        self.ended += ended
+        self.queued += sum(e.notifications for e in ended)
+        return ended
+
+    def committed(self) -> None:
+        """After the commit: count and log by reason, and wake this process's worker (others hear NOTIFY)."""
+        for e in self.ended:
+            metrics.signouts.labels(e.signout.reason).inc()
+            log.info(
+                "session ended sid=%s reason=%s notifications=%d", e.signout.sid, e.signout.reason, e.notifications
+            )
+        if self.queued:
+            self.runtime.outbox_changed()
+
+
+@contextlib.asynccontextmanager
+async def signing_out(runtime: Runtime) -> AsyncIterator[SignOuts]:
+    """One write transaction in which sessions end (with whatever else the caller writes)."""
+    async with runtime.db.write() as conn:
+        tx = SignOuts(runtime, conn)
+        yield tx
+        if tx.queued:
+            await outbox.notify_workers(conn)  # on PostgreSQL: every worker wakes when this commits
+    tx.committed()
+
+
 async def sign_out(
     runtime: Runtime,
     sid: str,
@@ -60,66 +149,32 @@ async def sign_out(
     post_logout_redirect_uri: str | None = None,
     state: str | None = None,
 ) -> EndedSession | None:
-    """End session ``sid`` in one transaction.  None when it had ended already (another request, tab
-    or process got there first): nothing is recorded or sent twice."""
-    ending = _Ending(sid, reason, initiator, post_logout_redirect_uri, state)
-    ended = await _end_all(runtime, lambda conn: _given([ending]))
-    return ended[0] if ended else None
+    """End session ``sid`` in a transaction of its own (see ``SignOuts.end``)."""
+    async with signing_out(runtime) as tx:
+        return await tx.end(
+            sid, reason, initiator=initiator, post_logout_redirect_uri=post_logout_redirect_uri, state=state
+        )
 
 
 async def sign_out_many(runtime: Runtime, sids: Sequence[str], reason: EndReason) -> list[EndedSession]:
-    """End a batch of sessions in one transaction (an operator's batch); each as ``sign_out`` would,
-    those already ended skipped."""
-    return await _end_all(runtime, lambda conn: _given([_Ending(sid, reason) for sid in sids]))
+    """End a batch of sessions in one transaction of its own (see ``SignOuts.end_many``)."""
+    async with signing_out(runtime) as tx:
+        return await tx.end_many(sids, reason)
 
 
 async def sign_out_user(
     runtime: Runtime, user_id: int, reason: EndReason, *, keep_sid: str | None = None
 ) -> list[EndedSession]:
-    """End every live session of a user (but ``keep_sid``, the browser asking), in one transaction."""
-
-    async def endings(conn: Connection) -> list[_Ending]:
-        now = runtime.clock.now()
-        if reason in ENDS_OFFLINE_TOKENS:
-            # Offline refresh tokens outlive the browser's sign-out, not these: every grant of the user
-            # but the asking browser's session-bound ones ends (sessions that ended earlier included).
-            await grants.revoke_refresh_of_user(conn, user_id, now, except_sid=keep_sid)
-        live = await session_store.of_user(conn, user_id, live_at=now)
-        return [_Ending(s.sid, reason) for s in live if s.sid != keep_sid]
-
-    return await _end_all(runtime, endings)
+    """End every live session of a user in one transaction of its own (see ``SignOuts.end_user``)."""
+    async with signing_out(runtime) as tx:
+        return await tx.end_user(user_id, reason, keep_sid=keep_sid)
 
 
 async def end_overdue(runtime: Runtime, *, limit: int) -> list[EndedSession]:
-    """End up to ``limit`` sessions past their absolute or idle deadline (the sweeper's batch): claimed
-    and ended in one transaction, so a crash ends none of them and no two sweepers end the same one."""
-    idle = runtime.config.session_idle_timeout
-    now = runtime.clock.now()
-
-    async def endings(conn: Connection) -> list[_Ending]:
-        due = await session_store.claim_overdue(conn, now=now, idle_timeout=idle, limit=limit)
-        return [_Ending(s.sid, s.overdue(now, idle) or EndReason.EXPIRED) for s in due]
-
-    return await _end_all(runtime, endings)
-
-
-async def _given(endings: list[_Ending]) -> list[_Ending]:
-    return endings
-
-
-async def _end_all(runtime: Runtime, choose: Callable[[Connection], Awaitable[list[_Ending]]]) -> list[EndedSession]:
-    now = runtime.clock.now()
-    async with runtime.db.write() as conn:
-        ended = await _end(conn, await choose(conn), issuer=runtime.config.issuer, now=now)
-        if any(e.notifications for e in ended):
-            await outbox.notify_workers(conn)  # on PostgreSQL: every worker wakes when this commits
-    # After the commit: count and log by reason, and wake this process's worker (others hear NOTIFY).
-    for e in ended:
-        metrics.signouts.labels(e.signout.reason).inc()
-        log.info("session ended sid=%s reason=%s notifications=%d", e.signout.sid, e.signout.reason, e.notifications)
-    if any(e.notifications for e in ended):
-        runtime.outbox_changed()
-    return ended
+    """The sweeper's batch in one transaction of its own (see ``SignOuts.end_overdue``): a crash ends
+    none of them."""
+    async with signing_out(runtime) as tx:
+        return await tx.end_overdue(limit=limit)
 
 
 async def _end(conn: Connection, endings: list[_Ending], *, issuer: str, now: datetime) -> list[EndedSession]:

@@ -13,7 +13,7 @@ from exeunt import metrics
 from exeunt.lifecycle import EndReason
 from exeunt.protocol.authorization import PageError, RedirectError, validate
 from exeunt.security import dummy_password_hash, new_token, verify_password
-from exeunt.signout import sign_out
+from exeunt.signout import signing_out
 from exeunt.storage import sessions as session_store
 from exeunt.storage import throttle as throttle_store
 from exeunt.storage import users as user_store
@@ -119,15 +119,16 @@ async def login_submit(request: Request) -> Response:
         )
 
     old_sid = provider.cookies.read_sid(request)
-    if old_sid is not None:
-        # The new sign-in replaces the browser's session: its clients are told it ended.
-        await sign_out(provider.runtime, old_sid, EndReason.REPLACED)
     now = provider.now()
     browser_state = new_token(16)  # Session Management: the state changes on every sign-in
-    async with provider.db.write() as conn:
-        await throttle_store.clear(conn, [key for key, limit in guesses if limit is not ADDRESS])
+    # One transaction: the browser's older session ends (its clients are told) and the new one
+    # begins, or neither happens.
+    async with signing_out(provider.runtime) as tx:
+        if old_sid is not None:
+            await tx.end(old_sid, EndReason.REPLACED)
+        await throttle_store.clear(tx.conn, [key for key, limit in guesses if limit is not ADDRESS])
         session = await session_store.create(
-            conn,
+            tx.conn,
             user_id=user.id,
             sub=user.sub,
             now=now,
@@ -137,7 +138,7 @@ async def login_submit(request: Request) -> Response:
             browser_state=browser_state,
         )
         if req is not None:
-            response = await issue_code(provider, conn, req, session, browser_state)
+            response = await issue_code(provider, tx.conn, req, session, browser_state)
         else:
             response = RedirectResponse("/", status_code=303, headers=NO_STORE)
     provider.cookies.set_session(response, session.sid)
