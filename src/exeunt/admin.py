@@ -27,12 +27,11 @@ from exeunt.storage import keys as key_store
 from exeunt.storage import sessions as session_store
 from exeunt.storage import users as user_store
 from exeunt.storage.database import Connection, Database, DatabaseError
-from exeunt.storage.keys import KeyRecord
 from exeunt.storage.migrations import current_revision, head_revision, upgrade
 from exeunt.storage.outbox import DeliveryRecord
 from exeunt.storage.sessions import SessionRecord
 from exeunt.storage.users import UserRecord
-from exeunt.tokens.keys import KeyFileError, KeyRing, alg_of, load_key_file, new_key_record
+from exeunt.tokens.keys import KeyFileError, KeyRecord, KeyRing, alg_of, load_key_file, new_key_record
 
 
 class AdminError(Exception):

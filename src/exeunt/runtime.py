@@ -12,7 +12,7 @@ from exeunt.security import new_token
 from exeunt.storage import keys as key_store
 from exeunt.storage import secrets as secret_store
 from exeunt.storage.database import Database
-from exeunt.tokens.keys import KeyRing, new_key_record, records_from_pem_files
+from exeunt.tokens.keys import KeyRecord, KeyRing, new_key_record, records_from_pem_files
 
 KEY_RING_TTL = 30.0  # seconds before another process's key rotation is noticed
 
@@ -54,7 +54,7 @@ class Runtime:
         return cls(config, db, secret, ring, clock)
 
     @staticmethod
-    def ring_from(config: Config, records: list[key_store.KeyRecord]) -> KeyRing:
+    def ring_from(config: Config, records: list[KeyRecord]) -> KeyRing:
         longest = max(config.id_token_lifetime, config.access_token_lifetime)
         return KeyRing(records, publish_after_retire=timedelta(seconds=longest))
 

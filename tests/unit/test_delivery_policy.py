@@ -1,4 +1,4 @@
-"""The back-channel outcome table (``delivery/policy.py``), one parametrised row per line of it."""
+"""The back-channel outcome table (``protocol/delivery.py``), one parametrised row per line of it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from exeunt.delivery.policy import (
+from exeunt.protocol.delivery import (
     Answer,
     DeliveryState,
     classify,

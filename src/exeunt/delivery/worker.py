@@ -28,9 +28,9 @@ import httpx
 from exeunt.clock import Clock
 from exeunt.config import Config
 from exeunt.delivery.pacing import Pacer
-from exeunt.delivery.policy import Answer, DeliveryState, Outcome, classify, retry_delay
 from exeunt.delivery.transport import AddressNotAllowed, delivery_client, delivery_transport
 from exeunt.protocol.clients import ClientRecord
+from exeunt.protocol.delivery import Answer, DeliveryState, Outcome, classify, retry_delay
 from exeunt.runtime import Runtime
 from exeunt.security import new_token
 from exeunt.signout import end_overdue

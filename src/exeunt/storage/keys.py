@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exeunt.storage.models import SigningKey, table_of
+from exeunt.tokens.keys import KeyRecord
 
+__all__ = ["KeyRecord", "add", "list_all", "lock_for_key_changes", "retire"]
 signing_keys = table_of(SigningKey)
-
-
-@dataclass(frozen=True)
-class KeyRecord:
-    kid: str
-    alg: str
-    private_pem: str
-    created_at: datetime
-    signs_from: datetime
-    retired_at: datetime | None
 
 
 KEY_CHANGES_LOCK = 0x6578_6B65  # "exke": one PostgreSQL advisory lock for adding keys

@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, func, insert, or_, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from exeunt.delivery.policy import DeliveryState, Outcome
+from exeunt.protocol.delivery import DeliveryState, Outcome
 from exeunt.storage.models import BackchannelDelivery, UTCDateTime, table_of
 from exeunt.storage.signouts import SignoutRecord
 

@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from exeunt.security import b64url
-from exeunt.storage.keys import KeyRecord
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -53,6 +52,18 @@ def alg_of(key: PrivateKey) -> str:
     if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
         return "ES256"
     raise ValueError("only RSA and P-256 keys are supported")
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """A signing key as storage keeps it: the private PEM, and when it signs."""
+
+    kid: str
+    alg: str
+    private_pem: str
+    created_at: datetime
+    signs_from: datetime
+    retired_at: datetime | None
 
 
 MIN_RSA_BITS = 2048

@@ -19,9 +19,9 @@ from starlette.staticfiles import StaticFiles
 from exeunt import metrics
 from exeunt.clock import SYSTEM, Clock
 from exeunt.config import Config
-from exeunt.delivery.policy import Outcome
 from exeunt.delivery.worker import DeliveryWorker
 from exeunt.paths import package_dir
+from exeunt.protocol.delivery import Outcome
 from exeunt.runtime import Runtime
 from exeunt.storage.database import is_unavailable
 from exeunt.web.endpoints import (
@@ -91,7 +91,7 @@ def routes() -> list[Route | Mount]:
         Route(PATHS["end_session_endpoint"], end_session.end_session_endpoint, methods=["GET", "POST"]),
         Route("/logout/confirm", end_session.confirm, methods=["POST"]),
         Route("/logout/done/{signout_id}", end_session.logged_out),  # FCL §2: protocol/logout.py frontchannel_url
-        Route("/logout/status/{signout_id}", signout_status.signout_status),  # BCL: delivery/policy.py states
+        Route("/logout/status/{signout_id}", signout_status.signout_status),  # BCL: protocol/delivery.py states
         # RIL §3: the redirect to post_logout_redirect_uri, once the initiating RP's logout token is in
         Route("/logout/continue/{signout_id}", end_session.continue_to_application),
         Route(PATHS["check_session_iframe"], check_session.check_session_iframe),  # Session Management §3

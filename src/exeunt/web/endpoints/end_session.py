@@ -20,8 +20,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from exeunt.delivery.policy import DeliveryState
 from exeunt.lifecycle import EndReason
+from exeunt.protocol.delivery import DeliveryState
 from exeunt.protocol.identifiers import is_random_id
 from exeunt.protocol.logout import LogoutRequest, refused, validate_logout_request
 from exeunt.protocol.urls import safe_origin
