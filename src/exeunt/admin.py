@@ -13,13 +13,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from exeunt.config import SIGNING_ALGS, Config
+from exeunt.errors import KeyFileError, OperatorError, SeedError
 from exeunt.lifecycle import EndReason, device_summary
 from exeunt.protocol.clients import ClientRecord
 from exeunt.protocol.identifiers import is_random_id
 from exeunt.protocol.registration import check_chosen_secret
 from exeunt.runtime import Runtime
 from exeunt.security import hash_client_secret, hash_password, new_token, verify_client_secret, verify_password
-from exeunt.seed_file import SeedError, check_user_fields, read_seed
+from exeunt.seed_file import check_user_fields, read_seed
 from exeunt.signout import EndedSession, sign_out_many, sign_out_user, signing_out
 from exeunt.storage import clients as client_store
 from exeunt.storage import grants, heartbeats, outbox
@@ -31,11 +32,7 @@ from exeunt.storage.migrations import current_revision, head_revision, upgrade
 from exeunt.storage.outbox import DeliveryRecord
 from exeunt.storage.sessions import SessionRecord
 from exeunt.storage.users import UserRecord
-from exeunt.tokens.keys import KeyFileError, KeyRecord, KeyRing, alg_of, load_key_file, new_key_record
-
-
-class AdminError(Exception):
-    """An operator request that cannot be carried out; the message says why."""
+from exeunt.tokens.keys import KeyRecord, KeyRing, alg_of, load_key_file, new_key_record
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -54,7 +51,7 @@ async def prepare_database(config: Config, *, migrate: bool | None = None, creat
     path = sqlite_path(config.database_url)
     if path is not None and not path.exists():
         if not create:
-            raise AdminError(
+            raise OperatorError(
                 f"no database at {path}; set EXEUNT_DATABASE_URL or run from the folder of your installation"
             )
         print(f"exeunt: creating a new database at {path.resolve()}", file=sys.stderr)
@@ -73,10 +70,10 @@ async def prepare_database(config: Config, *, migrate: bool | None = None, creat
         current, head = await current_revision(db), head_revision()
     except (OSError, DatabaseError) as exc:
         await db.dispose()
-        raise AdminError(f"cannot reach the database named by EXEUNT_DATABASE_URL: {exc}") from exc
+        raise OperatorError(f"cannot reach the database named by EXEUNT_DATABASE_URL: {exc}") from exc
     if current != head:
         await db.dispose()
-        raise AdminError(
+        raise OperatorError(
             f"the database schema is at {current or 'nothing'}, this exeunt needs {head}: run `exeunt migrate` first"
         )
     return db
@@ -88,11 +85,11 @@ async def add_user(
     try:
         check_user_fields(username, password, email, name)
     except ValueError as exc:
-        raise AdminError(str(exc)) from exc
+        raise OperatorError(str(exc)) from exc
     password_hash = hash_password(password)
     async with db.write() as conn:
         if await user_store.get_by_username(conn, username) is not None:
-            raise AdminError(f"user {username!r} exists already")
+            raise OperatorError(f"user {username!r} exists already")
         await user_store.add(conn, username=username, password_hash=password_hash, email=email, name=name, now=now)
 
 
@@ -100,7 +97,7 @@ async def add_client(db: Database, client: ClientRecord, secret: str | None, *, 
     """Register ``client``; returns the secret to show once (generated when none was chosen)."""
     if client.is_public:
         if secret:
-            raise AdminError("a public client has no secret")
+            raise OperatorError("a public client has no secret")
     else:
         if secret:
             check_chosen_secret(secret)
@@ -109,7 +106,7 @@ async def add_client(db: Database, client: ClientRecord, secret: str | None, *, 
         client = replace(client, secret_hash=hash_client_secret(secret))
     async with db.write() as conn:
         if await client_store.get(conn, client.client_id) is not None:
-            raise AdminError(f"client {client.client_id!r} exists already")
+            raise OperatorError(f"client {client.client_id!r} exists already")
         await client_store.add(conn, client, now=now)
     return None if client.is_public else secret
 
@@ -120,13 +117,13 @@ async def apply_seed(db: Database, path: Path, *, now: datetime, config: Config 
     try:
         seed = read_seed(path)
     except SeedError as exc:
-        raise AdminError(str(exc)) from exc
+        raise OperatorError(str(exc)) from exc
     if config is not None:
         for declared in seed.clients:
             try:
                 check_signing_alg(config, declared.record.id_token_signed_response_alg)
-            except AdminError as exc:
-                raise AdminError(f"{path}: client {declared.record.client_id!r}: {exc}") from exc
+            except OperatorError as exc:
+                raise OperatorError(f"{path}: client {declared.record.client_id!r}: {exc}") from exc
     written_users = written_clients = 0
     async with db.write() as conn:
         for user in seed.users:
@@ -174,7 +171,7 @@ async def list_users(db: Database) -> list[UserRecord]:
 async def remove_user(db: Database, username: str) -> None:
     async with db.write() as conn:
         if not await user_store.remove(conn, username):
-            raise AdminError(f"no user {username!r}")
+            raise OperatorError(f"no user {username!r}")
 
 
 async def list_clients(db: Database) -> list[ClientRecord]:
@@ -186,14 +183,14 @@ async def get_client(db: Database, client_id: str) -> ClientRecord:
     async with db.read() as conn:
         client = await client_store.get(conn, client_id)
     if client is None:
-        raise AdminError(f"no client {client_id!r}")
+        raise OperatorError(f"no client {client_id!r}")
     return client
 
 
 async def remove_client(db: Database, client_id: str) -> None:
     async with db.write() as conn:
         if not await client_store.remove(conn, client_id):
-            raise AdminError(f"no client {client_id!r}")
+            raise OperatorError(f"no client {client_id!r}")
 
 
 # -- back-channel deliveries ----------------------------------------------------------
@@ -210,7 +207,7 @@ async def requeue_deliveries(db: Database, *, delivery_id: int | None, now: date
         count = await outbox.requeue(conn, now=now, delivery_id=delivery_id)
         await outbox.notify_workers(conn)
     if count == 0:
-        raise AdminError("nothing to retry: no given-up delivery matched")
+        raise OperatorError("nothing to retry: no given-up delivery matched")
     return count
 
 
@@ -247,7 +244,7 @@ async def key_states(db: Database, config: Config, now: datetime) -> list[KeySta
 
 def _keys_in_database(config: Config) -> None:
     if config.signing_key_files:
-        raise AdminError("signing keys come from EXEUNT_SIGNING_KEY_FILES; rotate them by changing those files")
+        raise OperatorError("signing keys come from EXEUNT_SIGNING_KEY_FILES; rotate them by changing those files")
 
 
 async def rotate_keys(
@@ -280,9 +277,9 @@ def check_signing_alg(config: Config, alg: str | None) -> None:
     try:
         have = {alg_of(load_key_file(str(path))[1]) for path in config.signing_key_files}
     except KeyFileError as exc:
-        raise AdminError(f"EXEUNT_SIGNING_KEY_FILES: a key file {exc}") from exc
+        raise OperatorError(f"EXEUNT_SIGNING_KEY_FILES: a key file {exc}") from exc
     if alg not in have:
-        raise AdminError(
+        raise OperatorError(
             f"no {alg} key in EXEUNT_SIGNING_KEY_FILES (it has {', '.join(sorted(have))}): add a "
             f"{'P-256 EC' if alg == 'ES256' else 'RSA'} key file to that list, or register the client "
             f"with --id-token-signed-response-alg {' or '.join(sorted(have))}"
@@ -296,10 +293,10 @@ async def retire_key(db: Database, config: Config, kid: str, *, force: bool, now
         records = {r.kid: r for r in await key_store.list_all(conn)}
         target = records.get(kid)
         if target is None:
-            raise AdminError(f"no key {kid!r}")
+            raise OperatorError(f"no key {kid!r}")
         others = [r for r in records.values() if r.alg == target.alg and r.kid != kid and r.retired_at is None]
         if not others and not force:
-            raise AdminError(
+            raise OperatorError(
                 f"no key would sign {target.alg} tokens after this; run `exeunt keys rotate` first (or use --force)"
             )
         await key_store.retire(conn, kid, now)
@@ -369,7 +366,7 @@ async def show_session(
     async with db.read() as conn:
         session = await session_store.get(conn, sid) if is_random_id(sid) else None
         if session is None:
-            raise AdminError(f"no session {sid!r}")
+            raise OperatorError(f"no session {sid!r}")
         [view] = await _views(conn, [session], now, config.session_idle_timeout)
         deliveries = await outbox.of_sid(conn, sid)
     return view, deliveries
@@ -378,7 +375,7 @@ async def show_session(
 async def _user(conn: Connection, username: str) -> UserRecord:
     user = await user_store.get_by_username(conn, username)
     if user is None:
-        raise AdminError(f"no user {username!r}")
+        raise OperatorError(f"no user {username!r}")
     return user
 
 
@@ -389,9 +386,9 @@ async def end_sessions(runtime: Runtime, sids: list[str], reason: EndReason = En
         for sid in sids:
             session = await session_store.get(conn, sid) if is_random_id(sid) else None
             if session is None:
-                raise AdminError(f"no session {sid!r}")
+                raise OperatorError(f"no session {sid!r}")
             if session.ended_at is not None:
-                raise AdminError(f"session {sid} ended already ({session.ended_reason or 'ended'})")
+                raise OperatorError(f"session {sid} ended already ({session.ended_reason or 'ended'})")
     return Ended(await sign_out_many(runtime, sids, reason))
 
 
@@ -432,7 +429,7 @@ async def set_password(runtime: Runtime, username: str, password: str, *, keep_s
     try:
         check_user_fields(user.username, password, None, None)
     except ValueError as exc:
-        raise AdminError(str(exc)) from exc
+        raise OperatorError(str(exc)) from exc
     password_hash = await asyncio.to_thread(hash_password, password)
     async with signing_out(runtime) as tx:  # the new password and the sign-outs: both or neither
         await user_store.set_password(tx.conn, user.id, password_hash)

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from exeunt import admin, demo, logs
-from exeunt.admin import AdminError
 from exeunt.clock import SYSTEM
-from exeunt.config import SIGNING_ALGS, Config, ConfigError, load_config
-from exeunt.protocol.registration import RegistrationError, build_client
+from exeunt.config import SIGNING_ALGS, Config, load_config
+from exeunt.errors import ExeuntError, OperatorError
+from exeunt.protocol.registration import build_client
 from exeunt.storage.database import Database
 
 T = TypeVar("T")
@@ -101,7 +101,7 @@ def _read_secret(prompt: str, from_stdin: bool) -> str:
         return sys.stdin.readline().rstrip("\r\n")
     first = getpass.getpass(prompt)
     if getpass.getpass("Again: ") != first:
-        raise AdminError("the two entries differ")
+        raise OperatorError("the two entries differ")
     return first
 
 
@@ -168,7 +168,7 @@ def _check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise AdminError(
+            raise OperatorError(
                 f"port {port} on {host} is taken ({exc.strerror}); choose another with --port, "
                 "and give EXEUNT_ISSUER the same port"
             ) from None
@@ -245,7 +245,7 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
 
 def cmd_deliveries_retry(args: argparse.Namespace) -> int:
     if args.id is None and not args.all_given_up:
-        raise AdminError("name a delivery id, or use --all-given-up")
+        raise OperatorError("name a delivery id, or use --all-given-up")
     delivery_id = None if args.all_given_up else args.id
     count = _run(args, admin.requeue_deliveries, delivery_id=delivery_id, now=SYSTEM.now())
     print(f"{count} deliveries queued again")
@@ -428,13 +428,13 @@ def cmd_sessions_show(args: argparse.Namespace) -> int:
 
 def cmd_sessions_end(args: argparse.Namespace) -> int:
     if args.user and args.sid:
-        raise AdminError("name sessions or --user, not both")
+        raise OperatorError("name sessions or --user, not both")
     if args.user:
         _ended(_run_with_runtime(args, admin.end_user_sessions, args.user), f"sessions of {args.user}")
     elif args.sid:
         _ended(_run_with_runtime(args, admin.end_sessions, args.sid), "ended by an operator")
     else:
-        raise AdminError("name the sessions to end (SID ...), or --user USERNAME")
+        raise OperatorError("name the sessions to end (SID ...), or --user USERNAME")
     return 0
 
 
@@ -655,7 +655,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ConfigError, AdminError, RegistrationError) as exc:
+    except ExeuntError as exc:
         print(f"exeunt: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

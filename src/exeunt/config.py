@@ -15,13 +15,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from exeunt.errors import ConfigError, KeyFileError
 from exeunt.protocol.urls import is_loopback_host
 
 SIGNING_ALGS = ("RS256", "ES256")
-
-
-class ConfigError(ValueError):
-    """A setting has a value exeunt cannot start with; the message names the variable and the fix."""
 
 
 Parse = Callable[[str, str], Any]  # (variable name, raw value) -> value, or ConfigError
@@ -126,7 +123,7 @@ def readable_file(name: str, raw: str) -> Path:
 
 def signing_key_files(name: str, raw: str) -> tuple[Path, ...]:
     """Readable PEM private keys exeunt can sign with: each file is loaded and checked now."""
-    from exeunt.tokens.keys import KeyFileError, load_key_file
+    from exeunt.tokens.keys import load_key_file
 
     paths = tuple(readable_file(name, p.strip()) for p in raw.split(",") if p.strip())
     for path in paths:

@@ -34,6 +34,7 @@ from starlette.routing import Route
 from exeunt import admin, logs
 from exeunt.clock import SYSTEM
 from exeunt.config import load_config
+from exeunt.errors import OperatorError
 from exeunt.paths import package_dir
 from exeunt.protocol.registration import build_client
 from exeunt.serving import Server
@@ -42,7 +43,7 @@ from exeunt.storage.database import Database
 PASSWORD_WORDS = ("amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "harbor")
 
 
-class DemoError(Exception):
+class DemoError(OperatorError):
     """The demo cannot start; the message says why and what to do."""
 
 

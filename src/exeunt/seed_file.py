@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from exeunt.errors import RegistrationError, SeedError
 from exeunt.protocol.clients import ClientRecord
-from exeunt.protocol.registration import RegistrationError, build_client, check_chosen_secret
+from exeunt.protocol.registration import build_client, check_chosen_secret
 
 USER_KEYS = ("username", "password", "email", "name")
 CLIENT_KEYS = (
@@ -39,10 +40,6 @@ MAX_PASSWORD = 1024
 MAX_EMAIL = 320
 MAX_NAME = 200
 MIN_PASSWORD = 8
-
-
-class SeedError(ValueError):
-    """The seed file cannot be applied; the message says where and how to fix it."""
 
 
 def check_user_fields(username: str, password: str, email: str | None, name: str | None) -> None:

@@ -29,9 +29,10 @@ import httpcore
 import httpx
 
 from exeunt.delivery.addresses import is_forbidden
+from exeunt.errors import ExeuntError
 
 
-class AddressNotAllowed(Exception):
+class AddressNotAllowed(ExeuntError):
     """The back-channel URI led to an address the settings do not allow."""
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from exeunt.errors import OAuthError, PageError
 from exeunt.protocol.clients import ClientLookup, ClientRecord
 from exeunt.protocol.identifiers import is_client_id
 from exeunt.protocol.numbers import parse_non_negative
@@ -26,27 +27,17 @@ PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 S256_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
-class PageError(Exception):
-    """Shown to the person: the client or redirect URI cannot be trusted with a redirect."""
-
-    def __init__(self, title: str, message: str) -> None:
-        super().__init__(message)
-        self.title = title
-        self.message = message
-
-
-class RedirectError(Exception):
-    """Sent back to the (verified) redirect URI as ``error`` / ``error_description`` with ``state``."""
+class RedirectError(OAuthError):
+    """Sent back to the (verified) redirect URI as ``error`` / ``error_description`` with ``state``
+    (Core §3.1.2.6).  A page error (``PageError``) is shown instead while the URI is not trusted."""
 
     def __init__(
         self, client: ClientRecord, redirect_uri: str, state: str | None, error: str, description: str
     ) -> None:
-        super().__init__(f"{error}: {description}")
+        super().__init__(error, description, 303)
         self.client = client
         self.redirect_uri = redirect_uri
         self.state = state
-        self.error = error
-        self.description = description
 
 
 class _Refused(Exception):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from exeunt.errors import RegistrationError
 from exeunt.protocol.clients import ClientRecord
 from exeunt.protocol.identifiers import is_client_id
 from exeunt.protocol.urls import origin_of, uri_problem
@@ -18,10 +19,6 @@ AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 MAX_URIS = 50
 GRANT_TYPES = ("authorization_code", "refresh_token")
 MAX_NAME_LENGTH = 200
-
-
-class RegistrationError(ValueError):
-    """A client's metadata breaks a rule; the message names the field."""
 
 
 def _check_uri(field: str, uri: str, *, native: bool = False) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import jwt
 
+from exeunt.errors import ExeuntError
 from exeunt.security import b64url
 from exeunt.tokens.keys import KeyRing, LoadedKey
 
@@ -55,7 +56,7 @@ def mint_id_token(
     return sign(key, claims)
 
 
-class HintInvalid(Exception):
+class HintInvalid(ExeuntError):
     """The id_token_hint is not an id_token this provider issued; the message says why."""
 
 

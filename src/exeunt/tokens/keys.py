@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from exeunt.errors import KeyFileError
 from exeunt.security import b64url
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
@@ -67,10 +68,6 @@ class KeyRecord:
 
 
 MIN_RSA_BITS = 2048
-
-
-class KeyFileError(ValueError):
-    """A PEM key file exeunt cannot sign with; the message names the problem and the fix."""
 
 
 def load_key_file(path: str) -> tuple[bytes, PrivateKey]:

@@ -41,7 +41,7 @@ from exeunt.web.endpoints import (
     userinfo,
 )
 from exeunt.web.endpoints.discovery import PATHS
-from exeunt.web.errors import NO_STORE, error_page
+from exeunt.web.errors import HANDLERS, NO_STORE, error_page
 from exeunt.web.middleware import AccessLog, Cors, Deadline, LastResort, SecurityHeaders, TrustedHost, host_name
 from exeunt.web.provider import Provider
 
@@ -196,6 +196,6 @@ def create_app(
             Middleware(LastResort, is_api=is_api, unavailable=is_unavailable, on_unavailable=database_trouble),
             Middleware(Deadline, seconds=config.request_timeout),
         ],
-        exception_handlers={HTTPException: _http_error, Exception: _unexpected},
+        exception_handlers={**HANDLERS, HTTPException: _http_error, Exception: _unexpected},
     )
     return app

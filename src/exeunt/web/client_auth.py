@@ -11,13 +11,14 @@ from urllib.parse import unquote_plus
 from starlette.requests import Request
 from starlette.responses import Response
 
+from exeunt.errors import OAuthError, invalid_client, invalid_request
 from exeunt.protocol.clients import ClientRecord
 from exeunt.security import verify_client_secret
 from exeunt.storage.database import Connection
 from exeunt.throttling import client_keys
-from exeunt.web.errors import OAuthError, invalid_client, invalid_request
+from exeunt.web.errors import oauth_response
 from exeunt.web.guessing import Keys, address_of, count_failure, locked_for
-from exeunt.web.params import BadParameters, read_params
+from exeunt.web.params import read_params
 from exeunt.web.provider import Provider
 
 
@@ -89,14 +90,12 @@ async def client_endpoint(request: Request, name: str, handler: Handler) -> Resp
     parameters, and every error as an OAuth JSON answer; a wrong client secret also counts as a guess."""
     provider = Provider.of(request)
     if request.method != "POST":
-        return invalid_request(f"the {name} endpoint takes POST").json()
+        return oauth_response(invalid_request(f"the {name} endpoint takes POST"))
     try:
         params = await read_params(request, provider.config.max_body_bytes)
         return await handler(request, provider, params)
-    except BadParameters as exc:
-        return OAuthError("invalid_request", exc.description, exc.status).json()
     except WrongSecret as exc:
         await count_failure(provider, exc.guesses)  # after the attempt's own transaction rolled back
-        return exc.json()
-    except OAuthError as exc:
-        return exc.json()
+        return oauth_response(exc)
+    except OAuthError as exc:  # BadParameters included
+        return oauth_response(exc)

@@ -1,47 +1,39 @@
-"""Errors as the caller should see them: OAuth JSON (RFC 6749 §5.2), redirects, or a page for a person.
+"""Errors as the caller should see them (the tree is in ``exeunt/errors.py``): OAuth JSON (RFC 6749
+§5.2, RFC 6750 §3), a JSON API's answer, a redirect, or a page for a person.
 
-``OAuthError`` carries the wire ``error`` code and a public ``description``; anything that is not an
-``OAuthError`` becomes a plain ``server_error`` without details (logged, never shown).
+Endpoints raise; ``install`` registers one handler per branch of the tree on the app.  A ``detail``
+goes to the log, never to the caller.  Anything that is not an ``ExeuntError`` becomes a plain
+``server_error`` without details (logged, never shown: see ``web/app.py``).
 """
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from exeunt.errors import ApiError, ExeuntError, OAuthError, PageError
+
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+log = logging.getLogger("exeunt.errors")
 
 
-class OAuthError(Exception):
-    """An error with an RFC 6749 / OpenID Connect ``error`` code."""
-
-    def __init__(self, error: str, description: str, status: int = 400, headers: dict[str, str] | None = None) -> None:
-        super().__init__(f"{error}: {description}")
-        self.error = error
-        self.description = description
-        self.status = status
-        self.headers = headers or {}
-
-    def json(self) -> JSONResponse:
-        return JSONResponse(
-            {"error": self.error, "error_description": self.description},
-            status_code=self.status,
-            headers={**NO_STORE, **self.headers},
-        )
+def _log_detail(exc: ExeuntError) -> None:
+    if exc.detail:
+        log.info("%s: %s (%s)", type(exc).__name__, exc.description, exc.detail)
 
 
-def invalid_request(description: str) -> OAuthError:
-    return OAuthError("invalid_request", description)
+def oauth_response(exc: OAuthError) -> JSONResponse:
+    """``{"error", "error_description"}`` with the error's status and headers, never cached."""
+    _log_detail(exc)
+    return JSONResponse(exc.body(), status_code=exc.status, headers={**NO_STORE, **exc.headers})
 
 
-def invalid_client(description: str) -> OAuthError:
-    return OAuthError("invalid_client", description, 401, {"WWW-Authenticate": 'Basic realm="exeunt"'})
-
-
-def invalid_grant(description: str) -> OAuthError:
-    return OAuthError("invalid_grant", description)
+def api_response(exc: ApiError) -> JSONResponse:
+    _log_detail(exc)
+    return JSONResponse(exc.body(), status_code=exc.status, headers={**NO_STORE, **exc.headers})
 
 
 def redirect_with(uri: str, params: dict[str, str | None]) -> Response:
@@ -58,3 +50,26 @@ def error_page(request: Request, title: str, message: str, status: int = 400, **
         request, "error.html", {"title": title, "message": message, **context}, status_code=status, headers=NO_STORE
     )
     return response
+
+
+def page_for(request: Request, exc: PageError) -> Response:
+    _log_detail(exc)
+    return error_page(request, exc.title, exc.description, exc.status)
+
+
+async def _oauth(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OAuthError)
+    return oauth_response(exc)
+
+
+async def _api(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return api_response(exc)
+
+
+async def _page(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageError)
+    return page_for(request, exc)
+
+
+HANDLERS = {OAuthError: _oauth, ApiError: _api, PageError: _page}

@@ -11,14 +11,14 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
+from exeunt.errors import OAuthError
 
-class BadParameters(Exception):
-    """The request's parameters cannot be read; ``description`` is safe to show to the caller."""
+
+class BadParameters(OAuthError):
+    """The request's parameters cannot be read (``invalid_request``; 413 for a body too large)."""
 
     def __init__(self, description: str, status: int = 400) -> None:
-        super().__init__(description)
-        self.description = description
-        self.status = status
+        super().__init__("invalid_request", description, status)
 
 
 def parse_urlencoded(raw: bytes) -> dict[str, str]:

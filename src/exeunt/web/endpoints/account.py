@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from exeunt import admin
-from exeunt.admin import AdminError
+from exeunt.errors import OperatorError
 from exeunt.lifecycle import EndReason, device_summary
 from exeunt.security import verify_password
 from exeunt.signout import sign_out, sign_out_user
@@ -161,7 +161,7 @@ async def change_password(request: Request) -> Response:
         return _render_password(provider, request, session, "The two new passwords differ.", status=400)
     try:
         ended = await admin.set_password(provider.runtime, user.username, new, keep_sid=session.sid)
-    except AdminError as exc:
+    except OperatorError as exc:
         return _render_password(provider, request, session, f"{str(exc).capitalize()}.", status=400)
     others = len(ended.sessions)
     return _render_password(

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from exeunt import admin
-from exeunt.admin import AdminError
+from exeunt.errors import ApiError, OperatorError, not_found
 from exeunt.protocol.identifiers import is_random_id
 from exeunt.storage import outbox
 from exeunt.storage import signouts as signout_store
@@ -31,22 +31,19 @@ from exeunt.web.provider import Provider
 MAX_USERNAME = 200
 
 
-def _error(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse(
-        {"error": error, "error_description": description}, status_code=status, headers={**NO_STORE, **(headers or {})}
-    )
-
-
-def _refused(request: Request) -> Response | None:
-    """404 while the API is off; 401 without the right bearer token; None when the caller may go on."""
+def _check_caller(request: Request) -> None:
+    """404 while the API is off; 401 without the right bearer token."""
     token = Provider.of(request).config.admin_token
     if not token:
-        return _error(404, "not_found", "there is no such page")
+        raise not_found("there is no such page")
     given = request.headers.get("authorization", "")
     if not hmac.compare_digest(given.encode("utf-8", "replace"), f"Bearer {token}".encode()):
-        challenge = {"WWW-Authenticate": 'Bearer realm="exeunt-admin"'}
-        return _error(401, "invalid_token", "the admin API needs Authorization: Bearer with the admin token", challenge)
-    return None
+        raise ApiError(
+            401,
+            "invalid_token",
+            "the admin API needs Authorization: Bearer with the admin token",
+            headers={"WWW-Authenticate": 'Bearer realm="exeunt-admin"'},
+        )
 
 
 def _ended(request: Request, ended: admin.Ended) -> dict[str, Any]:
@@ -66,19 +63,18 @@ def _ended(request: Request, ended: admin.Ended) -> dict[str, Any]:
 
 
 async def user_sessions(request: Request) -> Response:
-    if (refusal := _refused(request)) is not None:
-        return refusal
+    _check_caller(request)
     provider = Provider.of(request)
     username = request.path_params["username"]
     if not 0 < len(username) <= MAX_USERNAME or "\x00" in username:
-        return _error(404, "not_found", "no such user")
+        raise not_found("no such user")
     try:
         if request.method == "DELETE":
             ended = await admin.end_user_sessions(provider.runtime, username)
             return JSONResponse(_ended(request, ended), headers=NO_STORE)
         views = await admin.list_sessions(provider.db, provider.config, now=provider.now(), username=username)
-    except AdminError as exc:
-        return _error(404, "not_found", str(exc))
+    except OperatorError as exc:
+        raise not_found(exc.description) from None
     sessions = [
         {
             "sid": v.session.sid,
@@ -96,29 +92,28 @@ async def user_sessions(request: Request) -> Response:
 
 
 async def end_session(request: Request) -> Response:
-    if (refusal := _refused(request)) is not None:
-        return refusal
+    _check_caller(request)
     provider = Provider.of(request)
     sid = request.path_params["sid"]
     try:
         ended = await admin.end_sessions(provider.runtime, [sid])
-    except AdminError as exc:
-        status, error = (409, "conflict") if "ended already" in str(exc) else (404, "not_found")
-        return _error(status, error, str(exc))
+    except OperatorError as exc:
+        if "ended already" in exc.description:
+            raise ApiError(409, "conflict", exc.description) from None
+        raise not_found(exc.description) from None
     if not ended.sessions:  # another request ended it between our check and our transaction
-        return _error(409, "conflict", f"session {sid} ended already")
+        raise ApiError(409, "conflict", f"session {sid} ended already")
     return JSONResponse(_ended(request, ended), headers=NO_STORE)
 
 
 async def signout_status(request: Request) -> Response:
-    if (refusal := _refused(request)) is not None:
-        return refusal
+    _check_caller(request)
     provider = Provider.of(request)
     signout_id = request.path_params["signout_id"]
     async with provider.db.read() as conn:
         signout = await signout_store.get(conn, signout_id) if is_random_id(signout_id) else None
         if signout is None:
-            return _error(404, "not_found", "no such sign-out")
+            raise not_found("no such sign-out")
         deliveries = await outbox.of_signout(conn, signout_id)
     return JSONResponse(
         {

@@ -12,7 +12,8 @@ from functools import partial
 from starlette.requests import Request
 from starlette.responses import Response
 
-from exeunt.protocol.authorization import PageError, RedirectError, needs_login, validate
+from exeunt.errors import PageError
+from exeunt.protocol.authorization import RedirectError, needs_login, validate
 from exeunt.security import new_token, sha256_hex
 from exeunt.storage import sessions as session_store
 from exeunt.web.authorization_response import error_redirect, issue_code

@@ -13,12 +13,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from exeunt.errors import invalid_request
 from exeunt.security import sha256_hex
 from exeunt.storage import grants
 from exeunt.storage import sessions as session_store
 from exeunt.storage import users as user_store
 from exeunt.web.client_auth import authenticate_client, client_endpoint
-from exeunt.web.errors import NO_STORE, invalid_request
+from exeunt.web.errors import NO_STORE
 from exeunt.web.provider import Provider
 
 INACTIVE = {"active": False}

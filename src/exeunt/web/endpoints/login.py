@@ -10,8 +10,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from exeunt import metrics
+from exeunt.errors import PageError
 from exeunt.lifecycle import EndReason
-from exeunt.protocol.authorization import PageError, RedirectError, validate
+from exeunt.protocol.authorization import RedirectError, validate
 from exeunt.security import dummy_password_hash, new_token, verify_password
 from exeunt.signout import signing_out
 from exeunt.storage import sessions as session_store

@@ -13,10 +13,11 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from exeunt.errors import invalid_request, unauthorized_client
 from exeunt.security import sha256_hex
 from exeunt.storage import grants
 from exeunt.web.client_auth import authenticate_client, client_endpoint
-from exeunt.web.errors import NO_STORE, OAuthError, invalid_request
+from exeunt.web.errors import NO_STORE
 from exeunt.web.provider import Provider
 
 HINTS = ("access_token", "refresh_token")
@@ -45,14 +46,14 @@ async def _revoke(request: Request, provider: Provider, params: dict[str, str]) 
                 found = await grants.get_refresh_token(conn, token_hash)
                 if found is not None:
                     if found.client_id != client.client_id:
-                        raise OAuthError("unauthorized_client", "the token was not issued to this client")
+                        raise unauthorized_client("the token was not issued to this client")
                     await grants.revoke_family(conn, found.family_id, now)
                     break
             else:
                 access = await grants.get_access_token(conn, token_hash)
                 if access is not None:
                     if access.client_id != client.client_id:
-                        raise OAuthError("unauthorized_client", "the token was not issued to this client")
+                        raise unauthorized_client("the token was not issued to this client")
                     await grants.revoke_access_token(conn, token_hash, now)
                     break
     return Response(status_code=200, headers=NO_STORE)
