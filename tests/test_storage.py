@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exeunt.config import load_config
 from exeunt.delivery.pacing import Pacer
-from exeunt.delivery.worker import DeliveryWorker
+from exeunt.jobs import background_worker
 from exeunt.lifecycle import EndReason
 from exeunt.protocol.registration import build_client
 from exeunt.runtime import Runtime
@@ -132,7 +132,7 @@ def test_the_worker_deletes_codes_and_tokens_an_hour_after_they_expire(database_
             ):
                 await grants.add_code(conn, code_for(session, name, now=now, expires=expires))
         runtime = await Runtime.start(load_config({"EXEUNT_DATABASE_URL": db.url}))
-        worker = DeliveryWorker(runtime)
+        worker = background_worker(runtime)
         task = asyncio.create_task(worker.run())
         for _ in range(100):  # housekeeping runs as the worker starts
             async with db.read() as conn:
@@ -206,7 +206,7 @@ def test_the_worker_paces_a_backlog_and_still_finishes_it(database_url: str) -> 
         )
         runtime = await Runtime.start(config)
         assert len(await sign_out_many(runtime, sids, EndReason.ADMIN)) == 12
-        worker = DeliveryWorker(runtime, cpu_clock=lambda: next(cpu_seconds))
+        worker = background_worker(runtime, cpu_clock=lambda: next(cpu_seconds))
         worker.pacer = pacer = RecordingPacer(50)
         task = asyncio.create_task(worker.run())
         deadline = asyncio.get_running_loop().time() + 30

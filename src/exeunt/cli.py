@@ -204,7 +204,7 @@ async def _banner(server: Any, config: Config) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """The back-channel delivery worker on its own (pair with `exeunt serve --no-worker`)."""
-    from exeunt.delivery.worker import DeliveryWorker
+    from exeunt.jobs import background_worker
     from exeunt.runtime import Runtime
 
     config = _config(args)
@@ -217,7 +217,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         db = await admin.prepare_database(config)
         await db.dispose()
         runtime = await Runtime.start(config)
-        worker = DeliveryWorker(runtime)
+        worker = background_worker(runtime)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, lambda: asyncio.ensure_future(worker.stop()))

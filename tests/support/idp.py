@@ -9,7 +9,7 @@ import httpx
 from exeunt import admin
 from exeunt.clock import ShiftedClock
 from exeunt.config import load_config
-from exeunt.delivery.worker import DeliveryWorker
+from exeunt.jobs import JobHost
 from exeunt.protocol.registration import build_client
 from exeunt.web.app import create_app
 from exeunt.web.provider import Provider
@@ -44,8 +44,8 @@ class Idp:
         return provider
 
     @property
-    def worker(self) -> DeliveryWorker:
-        worker: DeliveryWorker = self.app.state.worker
+    def worker(self) -> JobHost:
+        worker: JobHost = self.app.state.worker
         return worker
 
     def travel(self, seconds: float) -> None:

@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 from exeunt import metrics
 from exeunt.clock import SYSTEM, Clock
 from exeunt.config import Config
-from exeunt.delivery.worker import DeliveryWorker
+from exeunt.jobs import background_worker
 from exeunt.paths import package_dir
 from exeunt.protocol.delivery import Outcome
 from exeunt.runtime import Runtime
@@ -156,9 +156,7 @@ def create_app(
         rt = runtime or await Runtime.start(config, clock)
         provider = Provider(rt)
         app.state.provider = provider
-        worker = DeliveryWorker(rt) if run_worker else None
-        if worker is not None:
-            worker.on_outcome.append(record_delivery)
+        worker = background_worker(rt, on_outcome=record_delivery) if run_worker else None
         app.state.worker = worker
         worker_task = asyncio.create_task(worker.run()) if worker else None
         if worker_task is not None:
