@@ -5,7 +5,7 @@
 It starts `exeunt demo` on its default ports (landing 8000, provider 8010, Notes 8001, Billing 8002,
 Board 8003), walks the demo as a newcomer would (sign in to all three apps, sign out from Notes,
 watch each app notice, sign out of Board by itself) and saves each view as a PNG.  The same walk,
-`tour`, is what tests/test_demo.py runs, so the script cannot drift from the demo.
+`tour`, is what tests/browser/test_demo.py runs, so the script cannot drift from the demo.
 """
 
 from __future__ import annotations

@@ -25,19 +25,20 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from exeunt import admin, logs
+from exeunt import logs, serving
 from exeunt.clock import SYSTEM
 from exeunt.config import load_config
 from exeunt.errors import OperatorError
+from exeunt.operations import accounts, applications
 from exeunt.paths import package_dir
 from exeunt.protocol.registration import build_client
 from exeunt.serving import Server
+from exeunt.storage import startup
 from exeunt.storage.database import Database
 
 PASSWORD_WORDS = ("amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "harbor")
@@ -100,10 +101,10 @@ async def _register(
     """The demo user and apps, registered as `exeunt users add` and `clients add` would: only hashes
     of the password and secrets reach the disk (no seed file with them in clear)."""
     now = SYSTEM.now()
-    await admin.add_user(db, username, password, email=None, name="Demo User", now=now)
+    await accounts.add_user(db, username, password, email=None, name="Demo User", now=now)
     for app in apps:
         metadata = {k: v for k, v in app.items() if k != "secret"}
-        await admin.add_client(db, build_client(**metadata), app["secret"], now=now)
+        await applications.add_client(db, build_client(**metadata), app["secret"], now=now)
     board = build_client(
         client_id=board_id,
         name="Board",
@@ -111,7 +112,7 @@ async def _register(
         redirect_uris=board_uris,
         post_logout_redirect_uris=[u for u in board_uris if u.endswith("/index.html")],
     )
-    await admin.add_client(db, board, None, now=now)
+    await applications.add_client(db, board, None, now=now)
 
 
 def _stop_all(servers: list[Server]) -> None:
@@ -174,7 +175,7 @@ async def _serve(
         client_id="billing",
         secret=secrets.token_urlsafe(32),
     )
-    db = await admin.prepare_database(config)
+    db = await startup.prepare_database(config)
     try:
         await _register(
             db,
@@ -197,15 +198,13 @@ async def _serve(
         "landing": _landing(urls, username, password),
     }
     servers = [
-        Server(
-            uvicorn.Config(
-                apps[name],
-                host="127.0.0.1",
-                port=ports[name][0],
-                log_level="warning",
-                lifespan="on" if name == "idp" else "off",
-                timeout_graceful_shutdown=3,
-            )
+        serving.server(
+            apps[name],
+            host="127.0.0.1",
+            port=ports[name][0],
+            config=config if name == "idp" else None,
+            lifespan="on" if name == "idp" else "off",
+            graceful_seconds=3,
         )
         for name in apps
     ]

@@ -1,4 +1,6 @@
-"""uvicorn, with exeunt handling the signals itself."""
+"""uvicorn as exeunt runs it: the one place a server is set up (``exeunt serve`` and every server of
+``exeunt demo``), with the slow-header guard, a short keep-alive, a cap on connections, and exeunt
+handling the signals itself."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from collections.abc import Iterator
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from exeunt.config import Config
 
 
 class Server(uvicorn.Server):
@@ -66,3 +70,39 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
 def guarded_protocol(header_timeout: float) -> type[GuardedHttpProtocol]:
     return type("GuardedHttpProtocol", (GuardedHttpProtocol,), {"header_timeout": header_timeout})
+
+
+def server(
+    app: object,
+    *,
+    host: str,
+    port: int,
+    config: Config | None = None,
+    lifespan: str = "on",
+    graceful_seconds: float = 10.0,
+) -> Server:
+    """A server for ``app`` on ``host:port``.  ``config`` (the provider's settings) supplies the header
+    deadline, the connection cap and the trusted proxies; without it (the demo's sample apps) the
+    same guards apply with their defaults, and no proxy headers are believed."""
+    header_timeout = config.http_header_timeout if config else GuardedHttpProtocol.header_timeout
+    proxies = list(config.trusted_proxies) if config else []
+    return Server(
+        uvicorn.Config(
+            app,  # type: ignore[arg-type]
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+            # Behind a TLS-terminating proxy: X-Forwarded-Proto/For, from the trusted addresses only.
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=proxies or None,
+            timeout_graceful_shutdown=int(graceful_seconds),
+            lifespan=lifespan,  # type: ignore[arg-type]
+            # Slow or idle connections cannot pile up: a deadline for headers, a short keep-alive,
+            # and a cap on connections (beyond it uvicorn answers 503).
+            http=guarded_protocol(header_timeout),
+            timeout_keep_alive=5,
+            limit_concurrency=config.http_max_connections if config else None,
+        )
+    )

@@ -31,6 +31,7 @@ from exeunt.storage.signouts import Participant, SignoutRecord
 
 __all__ = [
     "EndReason",
+    "Ended",
     "EndedSession",
     "SignOuts",
     "end_overdue",
@@ -50,6 +51,17 @@ ENDS_OFFLINE_TOKENS = frozenset(
 class EndedSession:
     signout: SignoutRecord
     notifications: int  # back-channel outbox rows queued
+
+
+@dataclass(frozen=True)
+class Ended:
+    """What ending sessions did: how many ended and how many notifications were queued."""
+
+    sessions: list[EndedSession]
+
+    @property
+    def notifications(self) -> int:
+        return sum(e.notifications for e in self.sessions)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from exeunt import admin
+from exeunt.operations import accounts
+from exeunt.security import verify_password
 from exeunt.storage import outbox
 from exeunt.storage import sessions as session_store
 from exeunt.storage import users as user_store
@@ -94,10 +95,10 @@ def test_a_password_change_that_cannot_sign_out_changes_nothing(
         answer = phone.http.post(idp.url("/account/password"), data=change, headers={"Origin": idp.issuer})
         assert answer.status_code == 500
         with pytest.raises(Exception, match="injected failure"):
-            idp.call(admin.set_password(idp.provider.runtime, "alice", "another long one"))
+            idp.call(accounts.set_password(idp.provider.runtime, "alice", "another long one"))
     user, live, queued = state(idp, "alice", sids)
     assert live == [True, True] and queued == 0
-    assert user is not None and admin.verify_password(PASSWORD, user.password_hash)  # type: ignore[attr-defined]
+    assert user is not None and verify_password(PASSWORD, user.password_hash)  # type: ignore[attr-defined]
     # Without the failure the same change goes through, and signs the laptop out.
     answer = phone.http.post(idp.url("/account/password"), data=change, headers={"Origin": idp.issuer})
     assert answer.status_code == 200 and "1 other device signed out" in answer.text
@@ -111,14 +112,14 @@ def test_disabling_or_removing_a_user_that_cannot_sign_out_changes_nothing(
     runtime = idp.provider.runtime
     # disabled_at is written first, then the sign-outs fail:
     with failing(idp, "signouts", "INSERT"), pytest.raises(Exception, match="injected failure"):
-        idp.call(admin.disable_user(runtime, "alice"))
+        idp.call(accounts.disable_user(runtime, "alice"))
     # the sessions end first, then removing the user fails:
     with failing(idp, "users", "DELETE"), pytest.raises(Exception, match="injected failure"):
-        idp.call(admin.remove_user_everywhere(runtime, "alice"))
+        idp.call(accounts.remove_user_everywhere(runtime, "alice"))
     user, live, queued = state(idp, "alice", sids)
     assert user is not None and user.disabled_at is None  # type: ignore[attr-defined]
     assert live == [True, True] and queued == 0
-    ended = idp.call(admin.disable_user(runtime, "alice"))
+    ended = idp.call(accounts.disable_user(runtime, "alice"))
     assert len(ended.sessions) == 2 and state(idp, "alice", sids)[1:] == ([False, False], 2)
 
 

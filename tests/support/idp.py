@@ -6,10 +6,10 @@ from typing import Any
 
 import httpx
 
-from exeunt import admin
 from exeunt.clock import ShiftedClock
 from exeunt.config import load_config
 from exeunt.jobs import JobHost
+from exeunt.operations import accounts, applications
 from exeunt.protocol.registration import build_client
 from exeunt.web.app import create_app
 from exeunt.web.provider import Provider
@@ -72,7 +72,7 @@ class Idp:
 
     def add_user(self, username: str = "alice", password: str = PASSWORD, **kw: str | None) -> str:
         self.call(
-            admin.add_user(
+            accounts.add_user(
                 self.provider.db, username, password, email=kw.get("email"), name=kw.get("name"), now=self.clock.now()
             )
         )
@@ -94,7 +94,7 @@ class Idp:
             public=public,
             **metadata,
         )
-        return self.call(admin.add_client(self.provider.db, record, secret, now=self.clock.now()))
+        return self.call(applications.add_client(self.provider.db, record, secret, now=self.clock.now()))
 
     def jwks(self) -> dict[str, Any]:
         return httpx.get(self.url("/jwks")).json()

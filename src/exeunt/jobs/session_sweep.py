@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from exeunt.jobs.host import JobHost
+from exeunt.jobs.host import IDLE_POLL, JobHost
 from exeunt.signout import end_overdue
 
 log = logging.getLogger("exeunt.worker")
@@ -36,6 +36,8 @@ class SessionSweep:
         if self._sweeping is None and self._schedule.due():
             self._sweeping = asyncio.create_task(self._sweep())
             self._sweeping.add_done_callback(self._swept)
+        if self._sweeping is not None:
+            return IDLE_POLL  # the sweep wakes the host when it is done
         return self._schedule.wait()
 
     def _swept(self, task: asyncio.Task[None]) -> None:

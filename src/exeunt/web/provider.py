@@ -47,16 +47,17 @@ class Provider:
     def now(self) -> datetime:
         return self.runtime.clock.now()
 
-    async def current_session(self, request: Request) -> SessionRecord | None:
-        """The live SSO session named by the browser's cookie, if any."""
+    async def live_session_ending_overdue(self, request: Request) -> SessionRecord | None:
+        """The live SSO session named by the browser's cookie, if any.  Not only a read: a session past
+        its deadline that the sweeper has not reached yet is ended here (its applications are told)."""
         sid = self.cookies.read_sid(request)
         if sid is None:
             return None
         async with self.db.read() as conn:
             session = await session_store.get(conn, sid)
-        return await self.live_or_end(session)
+        return await self.live_or_end_overdue(session)
 
-    async def live_or_end(self, session: SessionRecord | None) -> SessionRecord | None:
+    async def live_or_end_overdue(self, session: SessionRecord | None) -> SessionRecord | None:
         """``session`` if it is live now.  One that passed its absolute or idle deadline but was not
         yet ended by the sweeper is ended here, through the one sign-out call (once: whoever comes
         second finds it ended), and treated as signed out."""

@@ -14,9 +14,9 @@ import hashlib
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from exeunt import admin
 from exeunt.errors import OperatorError
 from exeunt.lifecycle import EndReason, device_summary
+from exeunt.operations import accounts
 from exeunt.security import verify_password
 from exeunt.signout import sign_out, sign_out_user
 from exeunt.storage import sessions as session_store
@@ -39,7 +39,7 @@ def _when(value: object) -> str:
 
 async def sessions_page(request: Request) -> Response:
     provider = Provider.of(request)
-    session = await provider.current_session(request)
+    session = await provider.live_session_ending_overdue(request)
     if session is None:
         return RedirectResponse("/login", status_code=303, headers=NO_STORE)
     return await _render_sessions(provider, request, session, request.query_params.get("done"))
@@ -87,7 +87,7 @@ async def _own_post(request: Request) -> tuple[Provider, SessionRecord, dict[str
     form = await read_own_form(request, form="Account", cross_site=CROSS_SITE)
     if isinstance(form, Response):
         return form
-    session = await provider.current_session(request)
+    session = await provider.live_session_ending_overdue(request)
     if session is None:
         return RedirectResponse("/login", status_code=303, headers=NO_STORE)
     if not provider.csrf_ok("account", session.sid, form.get("csrf")):
@@ -125,7 +125,7 @@ async def end_others(request: Request) -> Response:
 
 async def password_page(request: Request) -> Response:
     provider = Provider.of(request)
-    session = await provider.current_session(request)
+    session = await provider.live_session_ending_overdue(request)
     if session is None:
         return RedirectResponse("/login", status_code=303, headers=NO_STORE)
     return _render_password(provider, request, session)
@@ -160,7 +160,7 @@ async def change_password(request: Request) -> Response:
     if new != again:
         return _render_password(provider, request, session, "The two new passwords differ.", status=400)
     try:
-        ended = await admin.set_password(provider.runtime, user.username, new, keep_sid=session.sid)
+        ended = await accounts.set_password(provider.runtime, user.username, new, keep_sid=session.sid)
     except OperatorError as exc:
         return _render_password(provider, request, session, f"{str(exc).capitalize()}.", status=400)
     others = len(ended.sessions)

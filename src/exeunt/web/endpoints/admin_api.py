@@ -20,8 +20,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from exeunt import admin
+from exeunt import signout
 from exeunt.errors import ApiError, OperatorError, not_found
+from exeunt.operations import sessions as session_operations
 from exeunt.protocol.identifiers import is_random_id
 from exeunt.storage import outbox
 from exeunt.storage import signouts as signout_store
@@ -46,7 +47,7 @@ def _check_caller(request: Request) -> None:
         )
 
 
-def _ended(request: Request, ended: admin.Ended) -> dict[str, Any]:
+def _ended(request: Request, ended: signout.Ended) -> dict[str, Any]:
     return {
         "ended": len(ended.sessions),
         "notifications": ended.notifications,
@@ -70,9 +71,11 @@ async def user_sessions(request: Request) -> Response:
         raise not_found("no such user")
     try:
         if request.method == "DELETE":
-            ended = await admin.end_user_sessions(provider.runtime, username)
+            ended = await session_operations.end_user_sessions(provider.runtime, username)
             return JSONResponse(_ended(request, ended), headers=NO_STORE)
-        views = await admin.list_sessions(provider.db, provider.config, now=provider.now(), username=username)
+        views = await session_operations.list_sessions(
+            provider.db, provider.config, now=provider.now(), username=username
+        )
     except OperatorError as exc:
         raise not_found(exc.description) from None
     sessions = [
@@ -96,7 +99,7 @@ async def end_session(request: Request) -> Response:
     provider = Provider.of(request)
     sid = request.path_params["sid"]
     try:
-        ended = await admin.end_sessions(provider.runtime, [sid])
+        ended = await session_operations.end_sessions(provider.runtime, [sid])
     except OperatorError as exc:
         if "ended already" in exc.description:
             raise ApiError(409, "conflict", exc.description) from None

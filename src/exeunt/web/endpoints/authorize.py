@@ -56,7 +56,7 @@ async def authorize(request: Request) -> Response:
                         await session_store.set_browser_state(conn, session.sid, state_value)
                     return response
             if session is None and found is not None:
-                await provider.live_or_end(found)  # past a deadline the sweeper has not reached yet: end it
+                await provider.live_or_end_overdue(found)  # past a deadline the sweeper has not reached yet: end it
     except PageError as exc:
         return error_page(request, exc.title, exc.message)
     except RedirectError as exc:

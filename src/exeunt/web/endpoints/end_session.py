@@ -99,7 +99,7 @@ async def end_session_endpoint(request: Request) -> Response:
     if request.method == "POST":
         # A cross-site POST does not carry our SameSite=Lax cookie; continue as a top-level GET, which does.
         return RedirectResponse("/logout?" + urlencode({"r": _dump(provider, req)}), status_code=303, headers=NO_STORE)
-    session = await provider.current_session(request)
+    session = await provider.live_session_ending_overdue(request)
     if session is None:
         if req.problem:
             return provider.templates.TemplateResponse(
@@ -151,7 +151,7 @@ async def confirm(request: Request) -> Response:
             400,
             retry="/logout",
         )
-    session = await provider.current_session(request)
+    session = await provider.live_session_ending_overdue(request)
     if session is None:
         return _nothing_to_sign_out(provider, request, req)
     if not provider.csrf_ok("logout", session.sid, form.get("csrf")):

@@ -13,7 +13,7 @@ from exeunt.web.provider import Provider
 
 async def home(request: Request) -> Response:
     provider = Provider.of(request)
-    session = await provider.current_session(request)
+    session = await provider.live_session_ending_overdue(request)
     user = None
     apps: list[str] = []
     if session is not None:

@@ -22,7 +22,7 @@ from tests.support.process import ExeuntProcess
 from tests.support.servers import free_port
 from tests.support.waiting import wait_until
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def tool(name: str) -> str:

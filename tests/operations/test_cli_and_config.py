@@ -52,7 +52,7 @@ def test_a_renamed_setting_is_still_read_under_its_old_name() -> None:
 
 
 def test_every_setting_is_documented_in_the_readme() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     rows: dict[str, str] = {}  # the configuration table: the first row naming each variable
     for line in readme.splitlines():
         if line.startswith("| `EXEUNT_"):

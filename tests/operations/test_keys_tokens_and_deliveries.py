@@ -10,7 +10,7 @@ import httpx
 import jwt
 import pytest
 
-from exeunt import admin
+from exeunt.operations import keys as key_operations
 from exeunt.runtime import KEY_RING_TTL
 from tests.support.cli import exeunt
 from tests.support.flows import Browser, Rp, exchange, sign_out, verify_id_token
@@ -62,7 +62,7 @@ def test_key_rotation_publishes_first_signs_later_and_old_tokens_still_verify(id
     old_kid = jwt.get_unverified_header(old_token)["kid"]
 
     [record] = idp.call(
-        admin.rotate_keys(
+        key_operations.rotate_keys(
             idp.provider.db, idp.config, algs=("RS256",), delay=timedelta(minutes=10), now=idp.clock.now()
         )
     )

@@ -31,7 +31,7 @@ from tests.support.sessions import write_sessions
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
-RECEIVER = Path(__file__).resolve().parent / "support" / "fast_receiver.py"
+RECEIVER = Path(__file__).resolve().parents[1] / "support" / "fast_receiver.py"
 
 
 class Instance:

@@ -80,7 +80,7 @@ def test_authlib_client_signs_in_with_pkce_and_validates_the_id_token(
     assert info.json()["preferred_username"] == "alice"
 
 
-OPENID_CLIENT = Path(__file__).resolve().parent / "clients" / "openid-client"
+OPENID_CLIENT = Path(__file__).resolve().parents[1] / "clients" / "openid-client"
 
 
 def _openid_client(*args: str) -> dict[str, Any]:

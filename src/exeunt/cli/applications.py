@@ -1,0 +1,201 @@
+"""Commands about applications: clients, their back-channel deliveries, and the signing keys."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import timedelta
+
+from exeunt.cli.common import Subparsers, config_of, on_database
+from exeunt.clock import SYSTEM
+from exeunt.config import SIGNING_ALGS
+from exeunt.errors import OperatorError
+from exeunt.operations import applications
+from exeunt.operations import deliveries as delivery_operations
+from exeunt.operations import keys as key_operations
+from exeunt.protocol.registration import build_client
+
+
+def cmd_clients_add(args: argparse.Namespace) -> int:
+    client = build_client(
+        client_id=args.client_id,
+        name=args.name,
+        redirect_uris=args.redirect_uri,
+        public=args.public,
+        token_endpoint_auth_method=args.token_endpoint_auth_method,
+        post_logout_redirect_uris=args.post_logout_redirect_uri or [],
+        frontchannel_logout_uri=args.frontchannel_logout_uri,
+        frontchannel_logout_session_required=args.frontchannel_logout_session_required,
+        backchannel_logout_uri=args.backchannel_logout_uri,
+        backchannel_logout_session_required=args.backchannel_logout_session_required,
+        id_token_signed_response_alg=args.id_token_signed_response_alg,
+        grant_types=["authorization_code", *(args.grant_type or [])],
+        allow_offline_access=args.allow_offline_access,
+        rotate_refresh_tokens=not args.no_refresh_token_rotation,
+    )
+    key_operations.check_signing_alg(config_of(args), client.id_token_signed_response_alg)
+    chosen = sys.stdin.readline().rstrip("\r\n") if args.secret_stdin else None
+    secret = on_database(args, applications.add_client, client, chosen, now=SYSTEM.now())
+    print(f"client {client.client_id} added ({client.token_endpoint_auth_method})")
+    if secret and not chosen:
+        print(f"client_secret: {secret}\n(shown once; exeunt keeps only a hash)")
+    return 0
+
+
+def cmd_clients_list(args: argparse.Namespace) -> int:
+    clients = on_database(args, applications.list_clients)
+    if not clients:
+        print("no clients yet: register one with `exeunt clients add CLIENT_ID --redirect-uri URI`")
+        return 0
+    print("client_id\tname\tauthentication\tredirect URIs")
+    for c in clients:
+        print(f"{c.client_id}\t{c.name}\t{c.token_endpoint_auth_method}\t{' '.join(c.redirect_uris)}")
+    return 0
+
+
+def cmd_clients_show(args: argparse.Namespace) -> int:
+    print(json.dumps(on_database(args, applications.get_client, args.client_id).public_view(), indent=2))
+    return 0
+
+
+def cmd_clients_remove(args: argparse.Namespace) -> int:
+    on_database(args, applications.remove_client, args.client_id)
+    print(f"client {args.client_id} removed")
+    return 0
+
+
+def cmd_deliveries(args: argparse.Namespace) -> int:
+    rows = on_database(
+        args, delivery_operations.list_deliveries, pending=args.pending, given_up=args.given_up, client_id=args.client
+    )
+    print("id\tclient\tstate\tattempts\tsession ended because\tcreated\tlast status/error\turi")
+    for r in rows:
+        last = r.last_error or (str(r.last_status) if r.last_status else "")
+        print(
+            f"{r.id}\t{r.client_id}\t{r.state}\t{r.attempts}\t{r.reason}\t{r.created_at:%Y-%m-%d %H:%M:%S}\t"
+            f"{last}\t{r.uri}"
+        )
+    return 0
+
+
+def cmd_deliveries_retry(args: argparse.Namespace) -> int:
+    if args.id is None and not args.all_given_up:
+        raise OperatorError("name a delivery id, or use --all-given-up")
+    delivery_id = None if args.all_given_up else args.id
+    count = on_database(args, delivery_operations.requeue_deliveries, delivery_id=delivery_id, now=SYSTEM.now())
+    print(f"{count} deliveries queued again")
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    states = on_database(args, key_operations.key_states, config_of(args), SYSTEM.now())
+    print("kid\talg\tstate\tsigns from\tstops signing")
+    for k in states:
+        r = k.record
+        stops = f"{r.retired_at:%Y-%m-%d %H:%M:%S}" if r.retired_at else "-"
+        print(f"{r.kid}\t{r.alg}\t{k.state}\t{r.signs_from:%Y-%m-%d %H:%M:%S}\t{stops}")
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    config = config_of(args)
+    delay = timedelta(seconds=config.key_rotation_delay if args.delay is None else args.delay)
+    algs = (args.alg,) if args.alg else SIGNING_ALGS
+    records = on_database(args, key_operations.rotate_keys, config, algs=algs, delay=delay, now=SYSTEM.now())
+    for record in records:
+        print(
+            f"added {record.kid} ({record.alg}): in the JWKS now, "
+            f"signing from {record.signs_from:%Y-%m-%d %H:%M:%S} UTC"
+        )
+    print("older keys of the same algorithm stop signing then and stay published until their tokens have expired")
+    return 0
+
+
+def cmd_keys_retire(args: argparse.Namespace) -> int:
+    on_database(args, key_operations.retire_key, config_of(args), args.kid, force=args.force, now=SYSTEM.now())
+    print(f"{args.kid} stops signing now; it stays in the JWKS until tokens it signed have expired")
+    return 0
+
+
+def add_parsers(sub: Subparsers) -> None:
+    clients = sub.add_parser(
+        "clients", help="manage clients: add, list, show, remove", description="Relying parties (applications)."
+    ).add_subparsers(dest="clients_command", required=True)
+    cadd = clients.add_parser("add", help="register a client (prints a generated secret once)")
+    cadd.add_argument("client_id", help="1 to 200 printable ASCII characters without spaces")
+    cadd.add_argument(
+        "--redirect-uri",
+        action="append",
+        required=True,
+        metavar="URI",
+        help="where codes are sent (repeatable; exact match; https, or http on loopback)",
+    )
+    cadd.add_argument("--public", action="store_true", help="a browser or native app: no secret, PKCE required")
+    cadd.add_argument(
+        "--token-endpoint-auth-method",
+        choices=["client_secret_basic", "client_secret_post"],
+        help="how a confidential client sends its secret (default client_secret_basic)",
+    )
+    cadd.add_argument(
+        "--post-logout-redirect-uri", action="append", metavar="URI", help="where sign-out may return (repeatable)"
+    )
+    cadd.add_argument("--frontchannel-logout-uri", metavar="URI", help="loaded in an iframe at sign-out (FCL)")
+    cadd.add_argument("--frontchannel-logout-session-required", action="store_true", help="add iss and sid to it")
+    cadd.add_argument("--backchannel-logout-uri", metavar="URI", help="where logout tokens are POSTed (BCL)")
+    cadd.add_argument("--backchannel-logout-session-required", action="store_true", help="sid in every logout token")
+    cadd.add_argument(
+        "--id-token-signed-response-alg",
+        choices=SIGNING_ALGS,
+        help="id_token and logout-token algorithm (default EXEUNT_SIGNING_ALG)",
+    )
+    cadd.add_argument(
+        "--grant-type",
+        action="append",
+        choices=["refresh_token"],
+        help="an extra grant type: refresh_token (authorization_code is always on)",
+    )
+    cadd.add_argument(
+        "--allow-offline-access",
+        action="store_true",
+        help="may ask for offline_access: refresh tokens that outlive the browser's sign-out",
+    )
+    cadd.add_argument(
+        "--no-refresh-token-rotation",
+        action="store_true",
+        help="confidential clients only: keep one refresh token instead of a new one on every use",
+    )
+    cadd.add_argument("--name", help="shown on the sign-in and sign-out pages (default: the client id)")
+    cadd.add_argument("--secret-stdin", action="store_true", help="read a chosen secret (32+ characters) from stdin")
+    cadd.set_defaults(func=cmd_clients_add)
+    clients.add_parser("list", help="every client").set_defaults(func=cmd_clients_list, read_only=True)
+    for verb, func, text, read_only in (
+        ("show", cmd_clients_show, "one client's registration (never its secret)", True),
+        ("remove", cmd_clients_remove, "remove a client", False),
+    ):
+        c = clients.add_parser(verb, help=text)
+        c.add_argument("client_id", help="the client id")
+        c.set_defaults(func=func, read_only=read_only)
+    dl = sub.add_parser("deliveries", help="list back-channel notifications, or retry given-up ones")
+    dl.add_argument("--pending", action="store_true", help="only those still being delivered")
+    dl.add_argument("--given-up", "--failed", action="store_true", help="only those given up")
+    dl.add_argument("--client", metavar="CLIENT_ID", help="only this client's")
+    dl.set_defaults(func=cmd_deliveries, read_only=True)
+    dl_sub = dl.add_subparsers(dest="deliveries_command")
+    retry = dl_sub.add_parser("retry", help="queue given-up deliveries again")
+    retry.add_argument("id", nargs="?", type=int, help="the delivery id `exeunt deliveries` shows")
+    retry.add_argument("--all-given-up", "--all-failed", action="store_true", help="every given-up delivery")
+    retry.set_defaults(func=cmd_deliveries_retry)
+
+    keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command", required=True)
+    keys.add_parser("list", help="every key and what it does now").set_defaults(func=cmd_keys_list, read_only=True)
+    rotate = keys.add_parser(
+        "rotate", help="publish a new key per algorithm now; each signs after EXEUNT_KEY_ROTATION_DELAY"
+    )
+    rotate.add_argument("--alg", choices=SIGNING_ALGS, help="rotate only this algorithm's key (default: all together)")
+    rotate.add_argument("--delay", type=int, metavar="SECONDS", help="override EXEUNT_KEY_ROTATION_DELAY")
+    rotate.set_defaults(func=cmd_keys_rotate)
+    retire = keys.add_parser("retire", help="stop a key signing now (it stays published while its tokens live)")
+    retire.add_argument("kid", help="the key id `exeunt keys list` shows (one starting with '-' goes after `--`)")
+    retire.add_argument("--force", action="store_true", help="even when no other key would sign its algorithm")
+    retire.set_defaults(func=cmd_keys_retire)

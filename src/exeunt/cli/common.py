@@ -1,0 +1,85 @@
+"""What every ``exeunt`` command shares: the settings, opening the database, printing results."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from exeunt.config import Config, load_config
+from exeunt.errors import OperatorError
+from exeunt.runtime import Runtime
+from exeunt.signout import Ended
+from exeunt.storage import startup
+
+T = TypeVar("T")
+
+
+def config_of(args: argparse.Namespace) -> Config:
+    """The EXEUNT_* settings; the issuer defaults to where ``serve`` listens."""
+    host = getattr(args, "host", "127.0.0.1")
+    port = getattr(args, "port", 8000)
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    return load_config(default_issuer=f"http://{shown_host}:{port}")
+
+
+def on_database(args: argparse.Namespace, action: Callable[..., Awaitable[T]], *params: Any, **options: Any) -> T:
+    """Open the database the settings name, run one operator action on it, close it."""
+    config = config_of(args)
+
+    async def run() -> T:
+        db = await startup.prepare_database(config, create=not getattr(args, "read_only", False))
+        try:
+            return await action(db, *params, **options)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def with_runtime(args: argparse.Namespace, action: Callable[..., Awaitable[T]], *params: Any, **options: Any) -> T:
+    """Like ``on_database``, for actions that end sessions (they need the keys, the issuer and the clock)."""
+    config = config_of(args)
+
+    async def run() -> T:
+        db = await startup.prepare_database(config, create=False)
+        await db.dispose()
+        runtime = await Runtime.start(config)
+        try:
+            return await action(runtime, *params, **options)
+        finally:
+            await runtime.close()
+
+    return asyncio.run(run())
+
+
+def print_ended(ended: Ended, what: str) -> None:
+    count = len(ended.sessions)
+    print(
+        f"{what}: {count} session{'' if count == 1 else 's'} ended, "
+        f"{ended.notifications} back-channel notification{'' if ended.notifications == 1 else 's'} queued"
+    )
+    for e in ended.sessions:
+        print(f"  sid {e.signout.sid}: status `exeunt sessions show {e.signout.sid}`")
+
+
+def count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def read_secret(prompt: str, from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass(prompt)
+    if getpass.getpass("Again: ") != first:
+        raise OperatorError("the two entries differ")
+    return first
+
+
+if TYPE_CHECKING:
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+else:
+    Subparsers = argparse._SubParsersAction

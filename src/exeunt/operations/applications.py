@@ -1,0 +1,50 @@
+"""Clients (applications): register, list, show, remove."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from exeunt.errors import OperatorError
+from exeunt.protocol.clients import ClientRecord
+from exeunt.protocol.registration import check_chosen_secret
+from exeunt.security import hash_client_secret, new_token
+from exeunt.storage import clients as client_store
+from exeunt.storage.database import Database
+
+
+async def add_client(db: Database, client: ClientRecord, secret: str | None, *, now: datetime) -> str | None:
+    """Register ``client``; returns the secret to show once (generated when none was chosen)."""
+    if client.is_public:
+        if secret:
+            raise OperatorError("a public client has no secret")
+    else:
+        if secret:
+            check_chosen_secret(secret)
+        else:
+            secret = new_token(32)
+        client = replace(client, secret_hash=hash_client_secret(secret))
+    async with db.write() as conn:
+        if await client_store.get(conn, client.client_id) is not None:
+            raise OperatorError(f"client {client.client_id!r} exists already")
+        await client_store.add(conn, client, now=now)
+    return None if client.is_public else secret
+
+
+async def list_clients(db: Database) -> list[ClientRecord]:
+    async with db.read() as conn:
+        return await client_store.list_all(conn)
+
+
+async def get_client(db: Database, client_id: str) -> ClientRecord:
+    async with db.read() as conn:
+        client = await client_store.get(conn, client_id)
+    if client is None:
+        raise OperatorError(f"no client {client_id!r}")
+    return client
+
+
+async def remove_client(db: Database, client_id: str) -> None:
+    async with db.write() as conn:
+        if not await client_store.remove(conn, client_id):
+            raise OperatorError(f"no client {client_id!r}")
