@@ -12,8 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exeunt.config import load_config
-from exeunt.delivery.pacing import Pacer
-from exeunt.jobs import background_worker
+from exeunt.jobs.pacing import Pacer
 from exeunt.lifecycle import EndReason
 from exeunt.protocol.registration import build_client
 from exeunt.runtime import Runtime
@@ -24,6 +23,7 @@ from exeunt.storage import users as user_store
 from exeunt.storage.database import Database
 from exeunt.storage.migrations import current_revision, head_revision
 from exeunt.storage.models import Base
+from exeunt.worker import background_worker
 from tests.support.sessions import write_sessions
 
 

@@ -8,7 +8,7 @@ import httpx
 
 from exeunt.clock import ShiftedClock
 from exeunt.config import load_config
-from exeunt.jobs import JobHost
+from exeunt.jobs.host import JobHost
 from exeunt.operations import accounts, applications
 from exeunt.protocol.registration import build_client
 from exeunt.web.app import create_app

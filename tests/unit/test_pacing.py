@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exeunt.delivery.pacing import Pacer
+from exeunt.jobs.pacing import Pacer
 
 
 def test_work_that_took_t_is_followed_by_the_pause_its_share_leaves() -> None:

@@ -109,8 +109,8 @@ async def _banner(server: Any, config: Config) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """The back-channel delivery worker on its own (pair with `exeunt serve --no-worker`)."""
-    from exeunt.jobs import background_worker
     from exeunt.runtime import Runtime
+    from exeunt.worker import background_worker
 
     config = config_of(args)
     logs.setup(config.log_level, config.log_format)

@@ -4,7 +4,7 @@ Each pass of its loop gives every job a turn (``run_once``); a job answers how m
 can wait before its next turn, and the host sleeps until the soonest of those, or until woken
 (``wake``: a sign-out in this process, a NOTIFY from another, a delivery that finished).  While
 the database fails the host backs off (2 s, 4 s ... 30 s) and logs once per streak.  Backlog work
-asks ``paced()`` first: the pacer (``delivery/pacing.py``) keeps the worker's database and CPU
+asks ``paced()`` first: the pacer (``jobs/pacing.py``) keeps the worker's database and CPU
 time to a share of the machine, so people signing in come first.
 """
 
@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from exeunt.clock import Clock
-from exeunt.delivery.pacing import Pacer
+from exeunt.jobs.pacing import Pacer
 from exeunt.runtime import Runtime
 from exeunt.security import new_token
 from exeunt.storage.database import is_unavailable

@@ -19,7 +19,6 @@ from starlette.staticfiles import StaticFiles
 from exeunt import metrics
 from exeunt.clock import SYSTEM, Clock
 from exeunt.config import Config
-from exeunt.jobs import background_worker
 from exeunt.paths import package_dir
 from exeunt.protocol.delivery import Outcome
 from exeunt.runtime import Runtime
@@ -44,6 +43,7 @@ from exeunt.web.endpoints.discovery import PATHS
 from exeunt.web.errors import HANDLERS, NO_STORE, error_page
 from exeunt.web.middleware import AccessLog, Cors, Deadline, LastResort, SecurityHeaders, TrustedHost, host_name
 from exeunt.web.provider import Provider
+from exeunt.worker import background_worker
 
 log = logging.getLogger("exeunt")
 

@@ -1,0 +1,45 @@
+"""The worker ``exeunt serve`` runs in-process and ``exeunt worker`` runs alone: a job host
+(``jobs/host.py``) with the deliveries (``delivery/deliveries.py`` and its senders), the session
+sweep, housekeeping and the heartbeat."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+
+from exeunt.clock import Clock
+from exeunt.delivery.deliveries import Deliveries
+from exeunt.delivery.logout_tokens import LogoutTokenSender
+from exeunt.jobs.heartbeat import Heartbeat
+from exeunt.jobs.host import JobHost
+from exeunt.jobs.housekeeping import Housekeeping
+from exeunt.jobs.session_sweep import SessionSweep
+from exeunt.protocol.delivery import Outcome
+from exeunt.runtime import Runtime
+from exeunt.storage.outbox import DeliveryRecord
+
+__all__ = ["JobHost", "background_worker"]
+
+
+def background_worker(
+    runtime: Runtime,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    clock: Clock | None = None,
+    owner: str | None = None,
+    cpu_clock: Callable[[], float] = time.process_time,
+    on_outcome: Callable[[DeliveryRecord, Outcome, float], None] | None = None,
+) -> JobHost:
+    """The worker: deliveries first (a browser may be waiting for one), then the periodic jobs.
+    ``on_outcome`` hears every delivery attempt (the metrics)."""
+    host = JobHost(runtime, clock=clock, owner=owner, cpu_clock=cpu_clock)
+    deliveries = Deliveries(host, LogoutTokenSender(runtime, transport=transport))
+    if on_outcome is not None:
+        deliveries.on_outcome.append(on_outcome)
+    host.add(deliveries)
+    host.add(SessionSweep(host))
+    host.add(Housekeeping(host))
+    host.add(Heartbeat(host))
+    return host
