@@ -24,6 +24,7 @@ class EndReason(StrEnum):
     PASSWORD_CHANGED = "password_changed"
     USER_REMOVED = "user_removed"  # the user was removed or disabled
     REPLACED = "replaced"  # a new sign-in in the same browser
+    REVOKED = "revoked"  # Global Token Revocation: a security tool ended every session of the person
 
 
 def deadline_passed(

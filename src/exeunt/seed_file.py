@@ -34,6 +34,8 @@ CLIENT_KEYS = (
     "grant_types",
     "allow_offline_access",
     "rotate_refresh_tokens",
+    "scopes",
+    "all_subjects",
 )
 MAX_USERNAME = 200
 MAX_PASSWORD = 1024
@@ -209,10 +211,12 @@ def _client(entry: _Entry) -> SeedClient:
     try:
         if secret:
             check_chosen_secret(secret)
+        redirect_uris = entry.texts("redirect_uris")
+        signs_people_in = ["authorization_code"] if redirect_uris else []
         record = build_client(
             client_id=client_id,
             name=entry.text("name"),
-            redirect_uris=entry.texts("redirect_uris"),
+            redirect_uris=redirect_uris,
             public=public,
             token_endpoint_auth_method=entry.text("token_endpoint_auth_method"),
             post_logout_redirect_uris=entry.texts("post_logout_redirect_uris"),
@@ -221,9 +225,11 @@ def _client(entry: _Entry) -> SeedClient:
             backchannel_logout_uri=entry.text("backchannel_logout_uri"),
             backchannel_logout_session_required=entry.flag("backchannel_logout_session_required"),
             id_token_signed_response_alg=entry.text("id_token_signed_response_alg"),
-            grant_types=["authorization_code", *entry.texts("grant_types")],
+            grant_types=[*signs_people_in, *entry.texts("grant_types")],
             allow_offline_access=entry.flag("allow_offline_access"),
             rotate_refresh_tokens=entry.flag("rotate_refresh_tokens", default=True),
+            scopes=entry.texts("scopes"),
+            all_subjects=entry.flag("all_subjects"),
         )
     except RegistrationError as exc:
         raise entry.fail(None, str(exc)) from None

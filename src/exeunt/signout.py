@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from exeunt import metrics
+from exeunt import metrics, signals
 from exeunt.lifecycle import EndReason
 from exeunt.protocol.clients import ClientRecord
 from exeunt.protocol.logout import frontchannel_url
@@ -28,6 +28,7 @@ from exeunt.storage import sessions as session_store
 from exeunt.storage import signouts as signout_store
 from exeunt.storage.database import Connection
 from exeunt.storage.signouts import Participant, SignoutRecord
+from exeunt.storage.users import UserRecord
 
 __all__ = [
     "EndReason",
@@ -43,7 +44,7 @@ __all__ = [
 log = logging.getLogger("exeunt.signout")
 SIGNOUT_PAGE_LIFETIME = timedelta(minutes=15)
 ENDS_OFFLINE_TOKENS = frozenset(
-    {EndReason.OTHER_DEVICE, EndReason.ADMIN, EndReason.PASSWORD_CHANGED, EndReason.USER_REMOVED}
+    {EndReason.OTHER_DEVICE, EndReason.ADMIN, EndReason.PASSWORD_CHANGED, EndReason.USER_REMOVED, EndReason.REVOKED}
 )
 
 
@@ -73,6 +74,7 @@ class _Ending:
     initiator: str | None = None
     post_logout_redirect_uri: str | None = None
     state: str | None = None
+    entity: str | None = None  # CAEP initiating_entity, where the reason alone does not say
 
 
 class SignOuts:
@@ -83,12 +85,13 @@ class SignOuts:
     caller's own writes.  What ended is in ``ended``; after the commit the worker is woken and each
     sign-out counted (nothing is reported for a transaction that rolled back)."""
 
-    def __init__(self, runtime: Runtime, conn: Connection) -> None:
+    def __init__(self, runtime: Runtime, conn: Connection, txn: str | None = None) -> None:
         self.runtime = runtime
         self.conn = conn
         self.now = runtime.clock.now()
+        self.txn = txn  # one cause for every session this transaction ends (else each its own)
         self.ended: list[EndedSession] = []
-        self.queued = 0  # outbox rows written in this transaction (sign-outs and anything else)
+        self.queued = 0  # outbox rows written in this transaction (logout tokens and SETs)
 
     async def end(
         self,
@@ -108,14 +111,30 @@ class SignOuts:
         """End a batch of sessions (an operator's batch); those already ended are skipped."""
         return await self._end([_Ending(sid, reason) for sid in sids])
 
-    async def end_user(self, user_id: int, reason: EndReason, *, keep_sid: str | None = None) -> list[EndedSession]:
+    async def end_user(
+        self, user_id: int, reason: EndReason, *, keep_sid: str | None = None, entity: str | None = None
+    ) -> list[EndedSession]:
         """End every live session of a user but ``keep_sid`` (the browser asking)."""
         if reason in ENDS_OFFLINE_TOKENS:
             # Offline refresh tokens outlive the browser's sign-out, not these: every grant of the user
             # but the asking browser's session-bound ones ends (sessions that ended earlier included).
             await grants.revoke_refresh_of_user(self.conn, user_id, self.now, except_sid=keep_sid)
         live = await session_store.of_user(self.conn, user_id, live_at=self.now)
-        return await self._end([_Ending(s.sid, reason) for s in live if s.sid != keep_sid])
+        return await self._end([_Ending(s.sid, reason, entity=entity) for s in live if s.sid != keep_sid])
+
+    async def credential_changed(self, user: UserRecord, *, by_owner: bool) -> None:
+        """The person's password was set (by them, or an operator): CAEP credential-change, with this
+        transaction's cause as ``txn``."""
+        self.queued += await signals.credential_changed(
+            self.conn,
+            user_id=user.id,
+            sub=user.sub,
+            email=user.email,
+            by_owner=by_owner,
+            txn=self.txn or new_token(16),
+            issuer=self.runtime.config.issuer,
+            now=self.now,
+        )
 
     async def end_overdue(self, *, limit: int) -> list[EndedSession]:
         """End up to ``limit`` sessions past their absolute or idle deadline (the sweeper's batch),
@@ -125,9 +144,11 @@ class SignOuts:
         return await self._end([_Ending(s.sid, s.overdue(self.now, idle) or EndReason.EXPIRED) for s in due])
 
     async def _end(self, endings: list[_Ending]) -> list[EndedSession]:
-        ended = await _end(self.conn, endings, issuer=self.runtime.config.issuer, now=self.now)
+        ended, signals_queued = await _end(
+            self.conn, endings, issuer=self.runtime.config.issuer, now=self.now, txn=self.txn
+        )
         self.ended += ended
-        self.queued += sum(e.notifications for e in ended)
+        self.queued += sum(e.notifications for e in ended) + signals_queued
         return ended
 
     def committed(self) -> None:
@@ -142,10 +163,11 @@ class SignOuts:
 
 
 @contextlib.asynccontextmanager
-async def signing_out(runtime: Runtime) -> AsyncIterator[SignOuts]:
-    """One write transaction in which sessions end (with whatever else the caller writes)."""
+async def signing_out(runtime: Runtime, *, txn: str | None = None) -> AsyncIterator[SignOuts]:
+    """One write transaction in which sessions end (with whatever else the caller writes).  ``txn``
+    names the one cause of every session it ends (a password change, a revocation)."""
     async with runtime.db.write() as conn:
-        tx = SignOuts(runtime, conn)
+        tx = SignOuts(runtime, conn, txn)
         yield tx
         if tx.queued:
             await outbox.notify_workers(conn)  # on PostgreSQL: every worker wakes when this commits
@@ -189,13 +211,15 @@ async def end_overdue(runtime: Runtime, *, limit: int) -> list[EndedSession]:
         return await tx.end_overdue(limit=limit)
 
 
-async def _end(conn: Connection, endings: list[_Ending], *, issuer: str, now: datetime) -> list[EndedSession]:
+async def _end(
+    conn: Connection, endings: list[_Ending], *, issuer: str, now: datetime, txn: str | None
+) -> tuple[list[EndedSession], int]:
     """End a batch of sessions with a handful of set-based statements (a sweep of 200 sessions costs
-    about what one costs); those already ended are skipped."""
+    about what one costs); those already ended are skipped.  Returns them, and the SETs queued."""
     by_sid = {e.sid: e for e in endings}
     sessions = await session_store.end_many(conn, {e.sid: e.reason.value for e in endings}, now)
     if not sessions:
-        return []
+        return [], 0
     sids = [s.sid for s in sessions]
     await grants.revoke_tokens_of_sessions(conn, sids, now)
     # BCL §2.7: refresh tokens without offline_access end with the session; offline ones too when
@@ -210,12 +234,14 @@ async def _end(conn: Connection, endings: list[_Ending], *, issuer: str, now: da
     ended: list[EndedSession] = []
     signouts: list[SignoutRecord] = []
     targets: list[tuple[SignoutRecord, list[tuple[str, str]]]] = []
+    heard: list[signals.SessionEnd] = []
     for session in sessions:
         ending = by_sid[session.sid]
         # The initiating client first: the browser waits for its delivery before the redirect.
         clients = sorted(taking_part.get(session.sid, []), key=lambda c: c.client_id != ending.initiator)
+        signout_id = new_token(32)
         signout = SignoutRecord(
-            id=new_token(32),
+            id=signout_id,
             sid=session.sid,
             sub=session.sub,
             reason=ending.reason.value,
@@ -225,6 +251,18 @@ async def _end(conn: Connection, endings: list[_Ending], *, issuer: str, now: da
             created_at=now,
             expires_at=now + SIGNOUT_PAGE_LIFETIME,
             participants=tuple(_participant(c, issuer, session.sid) for c in clients),
+            txn=txn or signout_id,
+        )
+        heard.append(
+            signals.SessionEnd(
+                sid=session.sid,
+                sub=session.sub,
+                user_id=session.user_id,
+                reason=ending.reason,
+                entity=ending.entity,
+                txn=txn or signout_id,
+                participants=[c.client_id for c in clients],
+            )
         )
         told = [(c.client_id, c.backchannel_logout_uri) for c in clients if c.backchannel_logout_uri]
         signouts.append(signout)
@@ -232,7 +270,7 @@ async def _end(conn: Connection, endings: list[_Ending], *, issuer: str, now: da
         ended.append(EndedSession(signout, notifications=len(told)))
     await signout_store.add_many(conn, signouts)
     await outbox.enqueue_many(conn, targets, now)
-    return ended
+    return ended, await signals.session_revoked(conn, heard, issuer=issuer, now=now)
 
 
 def _participant(client: ClientRecord, issuer: str, sid: str) -> Participant:

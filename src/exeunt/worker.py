@@ -12,13 +12,14 @@ import httpx
 from exeunt.clock import Clock
 from exeunt.delivery.deliveries import Deliveries
 from exeunt.delivery.logout_tokens import LogoutTokenSender
+from exeunt.delivery.sending import QueuedRow
 from exeunt.jobs.heartbeat import Heartbeat
 from exeunt.jobs.host import JobHost
 from exeunt.jobs.housekeeping import Housekeeping
 from exeunt.jobs.session_sweep import SessionSweep
 from exeunt.protocol.delivery import Outcome
 from exeunt.runtime import Runtime
-from exeunt.storage.outbox import DeliveryRecord
+from exeunt.storage import outbox
 
 __all__ = ["JobHost", "background_worker"]
 
@@ -30,12 +31,12 @@ def background_worker(
     clock: Clock | None = None,
     owner: str | None = None,
     cpu_clock: Callable[[], float] = time.process_time,
-    on_outcome: Callable[[DeliveryRecord, Outcome, float], None] | None = None,
+    on_outcome: Callable[[QueuedRow, Outcome, float], None] | None = None,
 ) -> JobHost:
     """The worker: deliveries first (a browser may be waiting for one), then the periodic jobs.
     ``on_outcome`` hears every delivery attempt (the metrics)."""
     host = JobHost(runtime, clock=clock, owner=owner, cpu_clock=cpu_clock)
-    deliveries = Deliveries(host, LogoutTokenSender(runtime, transport=transport))
+    deliveries = Deliveries(host, outbox.QUEUE, LogoutTokenSender(runtime, transport=transport))
     if on_outcome is not None:
         deliveries.on_outcome.append(on_outcome)
     host.add(deliveries)

@@ -103,5 +103,5 @@ def test_past_the_maximum_age_a_retry_becomes_given_up() -> None:
 
 
 def test_the_state_vocabulary_is_one_set_of_words() -> None:
-    assert [s.value for s in DeliveryState] == ["pending", "retrying", "delivered", "given_up"]
+    assert [s.value for s in DeliveryState] == ["pending", "retrying", "delivered", "given_up", "held"]
     assert DeliveryState.GIVEN_UP.finished and not DeliveryState.RETRYING.finished

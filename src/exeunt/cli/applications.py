@@ -14,14 +14,20 @@ from exeunt.errors import OperatorError
 from exeunt.operations import applications
 from exeunt.operations import deliveries as delivery_operations
 from exeunt.operations import keys as key_operations
-from exeunt.protocol.registration import build_client
+from exeunt.protocol.registration import GRANT_TYPES, build_client
+from exeunt.protocol.scopes import SERVICE_SCOPES
+
+
+def _grant_types(args: argparse.Namespace) -> list[str]:
+    """authorization_code when the client has redirect URIs (it signs people in), plus those named."""
+    return list(dict.fromkeys([*(["authorization_code"] if args.redirect_uri else []), *(args.grant_type or [])]))
 
 
 def cmd_clients_add(args: argparse.Namespace) -> int:
     client = build_client(
         client_id=args.client_id,
         name=args.name,
-        redirect_uris=args.redirect_uri,
+        redirect_uris=args.redirect_uri or [],
         public=args.public,
         token_endpoint_auth_method=args.token_endpoint_auth_method,
         post_logout_redirect_uris=args.post_logout_redirect_uri or [],
@@ -30,9 +36,11 @@ def cmd_clients_add(args: argparse.Namespace) -> int:
         backchannel_logout_uri=args.backchannel_logout_uri,
         backchannel_logout_session_required=args.backchannel_logout_session_required,
         id_token_signed_response_alg=args.id_token_signed_response_alg,
-        grant_types=["authorization_code", *(args.grant_type or [])],
+        grant_types=_grant_types(args),
         allow_offline_access=args.allow_offline_access,
         rotate_refresh_tokens=not args.no_refresh_token_rotation,
+        scopes=args.scope or [],
+        all_subjects=args.all_subjects,
     )
     key_operations.check_signing_alg(config_of(args), client.id_token_signed_response_alg)
     chosen = sys.stdin.readline().rstrip("\r\n") if args.secret_stdin else None
@@ -40,6 +48,47 @@ def cmd_clients_add(args: argparse.Namespace) -> int:
     print(f"client {client.client_id} added ({client.token_endpoint_auth_method})")
     if secret and not chosen:
         print(f"client_secret: {secret}\n(shown once; exeunt keeps only a hash)")
+    return 0
+
+
+def cmd_clients_update(args: argparse.Namespace) -> int:
+    """Only what is given changes; a list option (--redirect-uri ...) replaces that whole list."""
+    changes: dict[str, object] = {}
+    for option, field_name in (
+        ("name", "name"),
+        ("redirect_uri", "redirect_uris"),
+        ("post_logout_redirect_uri", "post_logout_redirect_uris"),
+        ("frontchannel_logout_uri", "frontchannel_logout_uri"),
+        ("backchannel_logout_uri", "backchannel_logout_uri"),
+        ("id_token_signed_response_alg", "id_token_signed_response_alg"),
+        ("token_endpoint_auth_method", "token_endpoint_auth_method"),
+        ("scope", "scopes"),
+        ("grant_type", "grant_types"),
+    ):
+        value = getattr(args, option)
+        if value is not None:
+            changes[field_name] = "" if value == [""] else value
+    for flag, field_name in (
+        ("frontchannel_logout_session_required", "frontchannel_logout_session_required"),
+        ("backchannel_logout_session_required", "backchannel_logout_session_required"),
+        ("allow_offline_access", "allow_offline_access"),
+        ("all_subjects", "all_subjects"),
+    ):
+        if getattr(args, flag) is not None:
+            changes[field_name] = getattr(args, flag)
+    for field_name in ("frontchannel_logout_uri", "backchannel_logout_uri"):
+        if changes.get(field_name) == "":
+            changes[field_name] = None  # --backchannel-logout-uri '' removes it
+    if not changes and not args.rotate_secret:
+        raise OperatorError("nothing to change: give the options to change (see `exeunt clients update --help`)")
+    if "id_token_signed_response_alg" in changes:
+        key_operations.check_signing_alg(config_of(args), str(changes["id_token_signed_response_alg"]))
+    client, secret = on_database(
+        args, applications.update_client, args.client_id, changes, rotate_secret=args.rotate_secret
+    )
+    print(f"client {client.client_id} updated")
+    if secret:
+        print(f"client_secret: {secret}\n(shown once; exeunt keeps only a hash; the old one no longer works)")
     return 0
 
 
@@ -127,9 +176,9 @@ def add_parsers(sub: Subparsers) -> None:
     cadd.add_argument(
         "--redirect-uri",
         action="append",
-        required=True,
         metavar="URI",
-        help="where codes are sent (repeatable; exact match; https, or http on loopback)",
+        help="where codes are sent (repeatable; exact match; https, or http on loopback): the client signs "
+        "people in (grant authorization_code)",
     )
     cadd.add_argument("--public", action="store_true", help="a browser or native app: no secret, PKCE required")
     cadd.add_argument(
@@ -152,8 +201,21 @@ def add_parsers(sub: Subparsers) -> None:
     cadd.add_argument(
         "--grant-type",
         action="append",
-        choices=["refresh_token"],
-        help="an extra grant type: refresh_token (authorization_code is always on)",
+        choices=GRANT_TYPES,
+        help="a grant type (repeatable): refresh_token for a client that signs people in, client_credentials "
+        "for one that calls the Shared Signals or revocation API (authorization_code comes with --redirect-uri)",
+    )
+    cadd.add_argument(
+        "--scope",
+        action="append",
+        choices=SERVICE_SCOPES,
+        help="granted for client_credentials tokens (repeatable): ssf.manage, ssf.read, global_token_revocation",
+    )
+    cadd.add_argument(
+        "--all-subjects",
+        action="store_true",
+        help="client_credentials only: its streams and revocations reach every person (a security tool), "
+        "not only those who signed in to it",
     )
     cadd.add_argument(
         "--allow-offline-access",
@@ -168,6 +230,35 @@ def add_parsers(sub: Subparsers) -> None:
     cadd.add_argument("--name", help="shown on the sign-in and sign-out pages (default: the client id)")
     cadd.add_argument("--secret-stdin", action="store_true", help="read a chosen secret (32+ characters) from stdin")
     cadd.set_defaults(func=cmd_clients_add)
+    cupdate = clients.add_parser(
+        "update", help="change a client's registration (only what is given; the secret stays unless --rotate-secret)"
+    )
+    cupdate.add_argument("client_id", help="the client id")
+    cupdate.add_argument("--name", help="shown on the sign-in and sign-out pages")
+    for option, text in (
+        ("--redirect-uri", "replaces the redirect URIs (repeatable)"),
+        ("--post-logout-redirect-uri", "replaces the post-logout redirect URIs (repeatable; '' for none)"),
+        ("--scope", "replaces the granted scopes (repeatable; '' for none)"),
+        ("--grant-type", "replaces the grant types (repeatable)"),
+    ):
+        cupdate.add_argument(option, action="append", metavar="VALUE", help=text)
+    cupdate.add_argument("--frontchannel-logout-uri", metavar="URI", help="a new front-channel URI ('' removes it)")
+    cupdate.add_argument("--backchannel-logout-uri", metavar="URI", help="a new back-channel URI ('' removes it)")
+    cupdate.add_argument("--id-token-signed-response-alg", choices=SIGNING_ALGS, help="id_token algorithm")
+    cupdate.add_argument(
+        "--token-endpoint-auth-method",
+        choices=["client_secret_basic", "client_secret_post"],
+        help="how a confidential client sends its secret",
+    )
+    for flag, text in (
+        ("frontchannel-logout-session-required", "add iss and sid to the front-channel URI"),
+        ("backchannel-logout-session-required", "sid in every logout token"),
+        ("allow-offline-access", "may ask for offline_access refresh tokens"),
+        ("all-subjects", "its streams and revocations reach every person"),
+    ):
+        cupdate.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, default=None, help=text)
+    cupdate.add_argument("--rotate-secret", action="store_true", help="a new secret, shown once (the old one stops)")
+    cupdate.set_defaults(func=cmd_clients_update)
     clients.add_parser("list", help="every client").set_defaults(func=cmd_clients_list, read_only=True)
     for verb, func, text, read_only in (
         ("show", cmd_clients_show, "one client's registration (never its secret)", True),

@@ -21,11 +21,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from exeunt.delivery.sending import Sender
+from exeunt.delivery.sending import QueuedRow, Sender
 from exeunt.jobs.host import IDLE_POLL, JobHost
 from exeunt.protocol.delivery import DeliveryState, Outcome, retry_delay
-from exeunt.storage import outbox
-from exeunt.storage.outbox import DeliveryRecord
+from exeunt.storage.queues import Queue
 
 log = logging.getLogger("exeunt.backchannel")
 
@@ -37,13 +36,14 @@ URGENT_HEAD_START = 0.05  # seconds the initiating clients' deliveries get befor
 
 
 class Deliveries:
-    def __init__(self, host: JobHost, sender: Sender) -> None:
+    def __init__(self, host: JobHost, queue: Queue[Any], sender: Sender) -> None:
         self.host = host
+        self.queue = queue
         self.sender = sender
         self.name = f"{sender.name} deliveries"
         self.config = host.config
         self.lease = timedelta(seconds=max(10.0, 2 * self.config.backchannel_timeout + 5))
-        self.on_outcome: list[Callable[[DeliveryRecord, Outcome, float], None]] = []
+        self.on_outcome: list[Callable[[QueuedRow, Outcome, float], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._leases: dict[int, datetime] = {}  # row id → lease end, for rows this worker is handling
         self._per_host: dict[str, asyncio.Semaphore] = defaultdict(
@@ -71,7 +71,7 @@ class Deliveries:
         if self._room() < self._claim_threshold():
             return IDLE_POLL  # a finished delivery wakes the host
         async with self.host.runtime.db.read() as conn:
-            due = await outbox.next_due_at(conn)
+            due = await self.queue.next_due_at(conn)
         if due is None:
             return IDLE_POLL
         return max(0.0, (due - self.host.clock.now()).total_seconds())
@@ -87,12 +87,12 @@ class Deliveries:
     async def _claim_some(self) -> int:
         limit = min(self._room(), CLAIM_BATCH)
         async with self.host.database_time(), self.host.runtime.db.write() as conn:
-            rows = await outbox.claim_due(
+            rows = await self.queue.claim_due(
                 conn, owner=self.host.owner, now=self.host.clock.now(), lease=self.lease, limit=limit
             )
             loaded = await self.sender.load(conn, rows)
         self._backlog = len(rows) >= limit  # as many as it asked for: more are waiting
-        fresh: list[DeliveryRecord] = []
+        fresh: list[QueuedRow] = []
         for row in rows:
             assert row.leased_until is not None
             handling = row.id in self._leases
@@ -110,7 +110,7 @@ class Deliveries:
                 self._spawn(row, loaded)
         return len(fresh)
 
-    def _spawn(self, row: DeliveryRecord, loaded: Any) -> asyncio.Task[None]:
+    def _spawn(self, row: QueuedRow, loaded: Any) -> asyncio.Task[None]:
         return self._track(asyncio.create_task(self._deliver(row, loaded)))
 
     def _track(self, task: asyncio.Task[None]) -> asyncio.Task[None]:
@@ -118,7 +118,7 @@ class Deliveries:
         task.add_done_callback(self._finished)
         return task
 
-    def _spawn_later(self, first: list[asyncio.Task[None]], rows: list[DeliveryRecord], loaded: Any) -> None:
+    def _spawn_later(self, first: list[asyncio.Task[None]], rows: list[QueuedRow], loaded: Any) -> None:
         async def after_first() -> None:
             done, _ = await asyncio.wait(first, timeout=URGENT_HEAD_START)
             if done:
@@ -133,7 +133,7 @@ class Deliveries:
         self.host.wake()
 
     # -- one delivery ----------------------------------------------------------------------
-    async def _deliver(self, row: DeliveryRecord, loaded: Any) -> None:
+    async def _deliver(self, row: QueuedRow, loaded: Any) -> None:
         host = (urlsplit(row.uri).hostname or "").lower()
         started = time.perf_counter()
         try:
@@ -189,7 +189,7 @@ class Deliveries:
             return
         try:
             async with self.host.database_time(), self.host.runtime.db.write() as conn:
-                await outbox.record_outcomes(conn, self.host.owner, batch)
+                await self.queue.record_outcomes(conn, self.host.owner, batch)
         except Exception:
             log.exception("could not record %d delivery outcomes; will try again", len(batch))
             self._results = batch + self._results
@@ -208,7 +208,7 @@ class Deliveries:
             self._flusher.cancel()
         with contextlib.suppress(Exception):
             async with self.host.runtime.db.write() as conn:
-                released = await outbox.release_leases(conn, self.host.owner)
+                released = await self.queue.release_leases(conn, self.host.owner)
             if released:
                 log.info("released %d unfinished deliveries for other workers", released)
         await self.sender.close()

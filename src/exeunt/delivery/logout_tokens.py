@@ -81,6 +81,7 @@ class LogoutTokenSender:
             lifetime=self.config.logout_token_lifetime,
             typ=self.config.logout_token_typ,
             reason=row.reason,
+            txn=row.txn or row.signout_id,
         )
         assert self._http is not None
         body = FORM_PREFIX + token.encode("ascii")

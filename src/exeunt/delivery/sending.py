@@ -18,7 +18,27 @@ import httpx
 from exeunt.delivery.transport import AddressNotAllowed
 from exeunt.protocol.delivery import Answer, Outcome
 from exeunt.storage.database import Connection
-from exeunt.storage.outbox import DeliveryRecord
+
+
+class QueuedRow(Protocol):
+    """What the deliveries job reads of a row it claimed (of any outbox)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def uri(self) -> str: ...
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def sid(self) -> str | None: ...
+    @property
+    def initiating(self) -> bool: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def leased_until(self) -> datetime | None: ...
 
 
 class Sender(Protocol):
@@ -30,11 +50,11 @@ class Sender(Protocol):
 
     async def close(self) -> None: ...
 
-    async def load(self, conn: Connection, rows: list[DeliveryRecord]) -> Any:
+    async def load(self, conn: Connection, rows: list[Any]) -> Any:
         """What the attempts of ``rows`` need (clients, streams), read in the claim's transaction."""
         ...
 
-    async def attempt(self, row: DeliveryRecord, loaded: Any, now: datetime) -> Outcome:
+    async def attempt(self, row: Any, loaded: Any, now: datetime) -> Outcome:
         """Send ``row`` once and say what came of it (never raises for a network problem)."""
         ...
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from exeunt.errors import OperatorError
 from exeunt.lifecycle import EndReason
 from exeunt.runtime import Runtime
-from exeunt.security import hash_password
+from exeunt.security import hash_password, new_token
 from exeunt.seed_file import check_user_fields
 from exeunt.signout import Ended, signing_out
 from exeunt.storage import users as user_store
@@ -66,8 +66,12 @@ async def enable_user(db: Database, username: str) -> None:
         await user_store.set_disabled(conn, (await user_named(conn, username)).id, None)
 
 
-async def set_password(runtime: Runtime, username: str, password: str, *, keep_sid: str | None = None) -> Ended:
-    """A new password; every session of the user ends (but ``keep_sid``, the browser that changed it)."""
+async def set_password(
+    runtime: Runtime, username: str, password: str, *, keep_sid: str | None = None, by_owner: bool = False
+) -> Ended:
+    """A new password; every session of the user ends (but ``keep_sid``, the browser that changed it),
+    and every Shared Signals receiver that may hear of the person hears credential-change; all of it
+    in one transaction, with one ``txn``.  ``by_owner``: the person set it (else an operator)."""
     async with runtime.db.read() as conn:
         user = await user_named(conn, username)
     try:
@@ -75,9 +79,12 @@ async def set_password(runtime: Runtime, username: str, password: str, *, keep_s
     except ValueError as exc:
         raise OperatorError(str(exc)) from exc
     password_hash = await asyncio.to_thread(hash_password, password)
-    async with signing_out(runtime) as tx:  # the new password and the sign-outs: both or neither
+    async with signing_out(runtime, txn=new_token(16)) as tx:  # the password and the sign-outs: both or neither
         await user_store.set_password(tx.conn, user.id, password_hash)
-        await tx.end_user(user.id, EndReason.PASSWORD_CHANGED, keep_sid=keep_sid)
+        await tx.end_user(
+            user.id, EndReason.PASSWORD_CHANGED, keep_sid=keep_sid, entity="user" if by_owner else "admin"
+        )
+        await tx.credential_changed(user, by_owner=by_owner)
     return Ended(tx.ended)
 
 

@@ -1,13 +1,14 @@
-"""Clients (applications): register, list, show, remove."""
+"""Clients (applications): register, list, show, change, remove."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime
+from typing import Any
 
 from exeunt.errors import OperatorError
 from exeunt.protocol.clients import ClientRecord
-from exeunt.protocol.registration import check_chosen_secret
+from exeunt.protocol.registration import build_client, check_chosen_secret
 from exeunt.security import hash_client_secret, new_token
 from exeunt.storage import clients as client_store
 from exeunt.storage.database import Database
@@ -42,6 +43,33 @@ async def get_client(db: Database, client_id: str) -> ClientRecord:
     if client is None:
         raise OperatorError(f"no client {client_id!r}")
     return client
+
+
+async def update_client(
+    db: Database, client_id: str, changes: dict[str, Any], *, rotate_secret: bool = False
+) -> tuple[ClientRecord, str | None]:
+    """Change some of a client's registration (``changes``: build_client's keyword arguments), checked
+    whole by the same rules as a new one; the secret stays unless ``rotate_secret`` (then the new one
+    is returned, to show once).  A changed back-channel URI is used from the next sign-out on."""
+    async with db.write() as conn:
+        current = await client_store.get(conn, client_id)
+        if current is None:
+            raise OperatorError(f"no client {client_id!r}; see `exeunt clients list`")
+        fields: dict[str, Any] = {**asdict(current), **changes}
+        fields.pop("secret_hash")
+        public = fields.pop("token_endpoint_auth_method") == "none"
+        method = changes.get("token_endpoint_auth_method") or (None if public else current.token_endpoint_auth_method)
+        updated = build_client(**fields, public=public, token_endpoint_auth_method=method)
+        secret = None
+        if updated.is_public:
+            updated = replace(updated, secret_hash=None)
+        elif rotate_secret or current.secret_hash is None:
+            secret = new_token(32)
+            updated = replace(updated, secret_hash=hash_client_secret(secret))
+        else:
+            updated = replace(updated, secret_hash=current.secret_hash)
+        await client_store.replace(conn, updated)
+    return updated, secret
 
 
 async def remove_client(db: Database, client_id: str) -> None:

@@ -24,10 +24,16 @@ class ClientRecord:
     grant_types: list[str] = field(default_factory=lambda: ["authorization_code"])
     allow_offline_access: bool = False  # may get offline_access refresh tokens (first-party: no consent page)
     rotate_refresh_tokens: bool = True  # public clients always rotate
+    scopes: list[str] = field(default_factory=list)  # granted for the client-credentials grant
+    all_subjects: bool = False  # its streams and revocations reach everyone, not only its own users
 
     @property
     def gets_refresh_tokens(self) -> bool:
         return "refresh_token" in self.grant_types
+
+    @property
+    def signs_people_in(self) -> bool:
+        return "authorization_code" in self.grant_types
 
     @property
     def is_public(self) -> bool:

@@ -44,6 +44,7 @@ class DeliveryState(StrEnum):
     RETRYING = "retrying"  # attempted, will be tried again
     DELIVERED = "delivered"
     GIVEN_UP = "given_up"
+    HELD = "held"  # a Shared Signals event kept while its stream is paused (SSF §8.1.2)
 
     @property
     def finished(self) -> bool:

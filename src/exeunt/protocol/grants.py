@@ -19,6 +19,10 @@ refresh_token (RFC 6749 §6)            the client has the grant; the token is t
                                        grace of a racing tab; not expired; scope narrowed, never
                                        widened (§6); session-bound tokens need a live session; the
                                        user may still sign in.  Public clients always rotate.
+client_credentials (RFC 6749 §4.4)     a confidential client registered for the grant; the scope
+                                       is the requested subset of what the operator granted (all
+                                       of it when none is requested, §3.3); an access token of at
+                                       most an hour, no refresh token (§4.4.3), no id_token
 =====================================  ==========================================================
 """
 
@@ -35,7 +39,8 @@ from exeunt.protocol.clients import ClientRecord
 from exeunt.protocol.scopes import narrowed_scope
 from exeunt.security import b64url
 
-GRANT_TYPES = ("authorization_code", "refresh_token")
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+SERVICE_TOKEN_LIFETIME = 3600  # seconds at most, for a client acting for itself (CAEP interop §2.6.1)
 
 
 @dataclass(frozen=True)
@@ -179,3 +184,21 @@ def refresh(
     if not user_active:
         return Refuse(invalid_grant("the user can no longer sign in"))
     return Issue(scope, rotate=client.is_public or client.rotate_refresh_tokens)
+
+
+def client_credentials(client: ClientRecord, requested_scope: str | None) -> Decision:
+    """RFC 6749 §4.4: a confidential client acting for itself, within the scopes an operator granted
+    it (all of them when none is asked for: §3.3's pre-defined default)."""
+    if client.is_public or "client_credentials" not in client.grant_types:
+        return Refuse(unauthorized_client("this client is not registered for the client_credentials grant"))
+    if requested_scope is None:
+        if not client.scopes:
+            return Refuse(invalid_scope("no scope is granted to this client; an operator grants them (--scope)"))
+        return Issue(" ".join(client.scopes), rotate=False)
+    asked = list(dict.fromkeys(requested_scope.split()))
+    if not asked:
+        return Refuse(invalid_scope("scope is empty"))
+    beyond = [s for s in asked if s not in client.scopes]
+    if beyond:
+        return Refuse(invalid_scope(f"not granted to this client: {' '.join(beyond)[:200]}"))
+    return Issue(" ".join(asked), rotate=False)

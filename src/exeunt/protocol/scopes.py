@@ -4,6 +4,9 @@ only for clients allowed it (OIDC Core §11)."""
 from __future__ import annotations
 
 MAX_SCOPE_VALUES = 50
+# What an operator may grant a client for the client-credentials grant (never asked of a person):
+# the Shared Signals API (CAEP Interoperability Profile §3.5.2) and Global Token Revocation.
+SERVICE_SCOPES = ("ssf.manage", "ssf.read", "global_token_revocation")
 
 
 def narrowed_scope(requested: str | None, granted: str) -> str:

@@ -26,6 +26,7 @@ def record_of_mapping(m: dict[str, Any]) -> ClientRecord:
     m["redirect_uris"] = list(m["redirect_uris"])
     m["post_logout_redirect_uris"] = list(m["post_logout_redirect_uris"])
     m["grant_types"] = list(m["grant_types"] or ["authorization_code"])
+    m["scopes"] = list(m["scopes"] or [])
     return ClientRecord(**m)
 
 

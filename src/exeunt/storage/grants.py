@@ -35,12 +35,15 @@ class CodeRecord:
 
 @dataclass(frozen=True)
 class AccessTokenRecord:
+    """A person's access token (``sid``, ``user_id``, ``code_hash`` set), or a client's own
+    (client credentials: none of them)."""
+
     token_hash: str
     client_id: str
-    sid: str
-    user_id: int
+    sid: str | None
+    user_id: int | None
     scope: str
-    code_hash: str
+    code_hash: str | None
     expires_at: datetime
     revoked_at: datetime | None
     family_id: str | None = None

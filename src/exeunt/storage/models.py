@@ -83,6 +83,10 @@ class Client(Base):
     grant_types: Mapped[list[str] | None] = mapped_column(JSON)  # None: authorization_code only
     allow_offline_access: Mapped[bool] = mapped_column(Boolean, server_default=sa_false())
     rotate_refresh_tokens: Mapped[bool] = mapped_column(Boolean, server_default=sa_true())
+    # What an operator granted the client for the client-credentials grant (ssf.manage, ...), and
+    # whether its streams and revocations reach every person, or only those who used the client.
+    scopes: Mapped[list[str] | None] = mapped_column(JSON)
+    all_subjects: Mapped[bool] = mapped_column(Boolean, server_default=sa_false())
 
 
 class SsoSession(Base):
@@ -134,14 +138,17 @@ class AuthorizationCode(Base):
 
 
 class AccessToken(Base):
+    """An access token (hash): of a person's session, or (client credentials) of a client acting for
+    itself, with no session, person or code."""
+
     __tablename__ = "access_tokens"
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
-    sid: Mapped[str] = mapped_column(ForeignKey("sso_sessions.sid", ondelete="CASCADE"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    sid: Mapped[str | None] = mapped_column(ForeignKey("sso_sessions.sid", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     scope: Mapped[str] = mapped_column(Text)
-    code_hash: Mapped[str] = mapped_column(String(64), index=True)
+    code_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     family_id: Mapped[str | None] = mapped_column(String(64), index=True)  # the refresh-token family it came from
@@ -214,6 +221,9 @@ class Signout(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     # [{client_id, name, frontchannel_url, backchannel}] in the order the clients joined the session
     participants: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # What every logout token and SET this session end caused carries as ``txn`` (its cause: this
+    # sign-out, or the password change or revocation that ended several sessions at once).
+    txn: Mapped[str | None] = mapped_column(String(64))
 
 
 class BackchannelDelivery(Base):
@@ -229,6 +239,7 @@ class BackchannelDelivery(Base):
     sub: Mapped[str] = mapped_column(String(64))
     initiating: Mapped[bool] = mapped_column(Boolean)  # the client the browser returns to: sent first
     reason: Mapped[str] = mapped_column(String(20), server_default="user")  # why the session ended
+    txn: Mapped[str | None] = mapped_column(String(64))  # the cause, as in the SETs of the same end
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -260,6 +271,69 @@ Index(
     postgresql_where=text("initiating AND next_attempt_at IS NOT NULL"),
     sqlite_where=text("initiating = 1 AND next_attempt_at IS NOT NULL"),
 )
+
+
+class SsfStream(Base):
+    """A Shared Signals stream (SSF §8.1.1): one receiver (a client) hearing CAEP events, pushed to
+    its ``endpoint_url`` (RFC 8935) or polled from exeunt (RFC 8936)."""
+
+    __tablename__ = "ssf_streams"
+
+    stream_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"), index=True)
+    delivery_method: Mapped[str] = mapped_column(String(40))
+    endpoint_url: Mapped[str | None] = mapped_column(Text)  # push: the receiver's; poll: exeunt's (derived)
+    authorization_header: Mapped[str | None] = mapped_column(Text)  # sent with every push; never shown
+    events_requested: Mapped[list[str] | None] = mapped_column(JSON)
+    events_delivered: Mapped[list[str]] = mapped_column(JSON)
+    description: Mapped[str | None] = mapped_column(Text)
+    subject_format: Mapped[str] = mapped_column(String(20), server_default="iss_sub")
+    status: Mapped[str] = mapped_column(String(20), server_default="enabled")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    verification_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SsfEvent(Base):
+    """The outbox of Security Event Tokens: one SET for one stream, pushed (with leases, retries and
+    outcomes like ``backchannel_deliveries``) or waiting to be polled and acknowledged."""
+
+    __tablename__ = "ssf_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    stream_id: Mapped[str] = mapped_column(ForeignKey("ssf_streams.stream_id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[str] = mapped_column(String(200))
+    jti: Mapped[str] = mapped_column(String(64), unique=True)
+    txn: Mapped[str | None] = mapped_column(String(64), index=True)
+    event_type: Mapped[str] = mapped_column(String(40))
+    sid: Mapped[str | None] = mapped_column(String(64))
+    claims: Mapped[dict[str, Any]] = mapped_column(JSON)  # the SET's claims, signed at each attempt
+    delivery: Mapped[str] = mapped_column(String(10))  # push | poll
+    uri: Mapped[str] = mapped_column(Text)  # push: where it goes ("" for poll)
+    held: Mapped[bool] = mapped_column(Boolean, server_default=sa_false())  # the stream is paused
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # push: 2xx; poll: acknowledged
+    given_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+Index(
+    "ix_ssf_events_due",
+    SsfEvent.next_attempt_at,
+    SsfEvent.id,
+    postgresql_where=_PENDING,
+    sqlite_where=_PENDING,
+)
+_WAITING = text("delivered_at IS NULL AND given_up_at IS NULL")
+# What a poll reads: a stream's events not yet acknowledged (or given up), oldest first.
+Index("ix_ssf_events_waiting", SsfEvent.stream_id, SsfEvent.id, postgresql_where=_WAITING, sqlite_where=_WAITING)
 
 
 class WorkerHeartbeat(Base):

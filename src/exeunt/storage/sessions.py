@@ -174,6 +174,29 @@ async def participants_of(conn: AsyncConnection, sids: list[str]) -> dict[str, l
     return found
 
 
+async def clients_of_user(conn: AsyncConnection, user_id: int) -> list[str]:
+    """Every client that ever took part in a session of this user (ended sessions included)."""
+    rows = await conn.execute(
+        select(participation.c.client_id)
+        .join(sso_sessions, sso_sessions.c.sid == participation.c.sid)
+        .where(sso_sessions.c.user_id == user_id)
+        .distinct()
+    )
+    return sorted(r.client_id for r in rows)
+
+
+async def user_used_client(conn: AsyncConnection, user_id: int, client_id: str) -> bool:
+    row = (
+        await conn.execute(
+            select(participation.c.sid)
+            .join(sso_sessions, sso_sessions.c.sid == participation.c.sid)
+            .where(sso_sessions.c.user_id == user_id, participation.c.client_id == client_id)
+            .limit(1)
+        )
+    ).first()
+    return row is not None
+
+
 def _due(now: datetime, idle_timeout: int | None) -> ColumnElement[bool]:
     past = sso_sessions.c.expires_at <= now
     if idle_timeout:

@@ -39,6 +39,7 @@ class SignoutRecord:
     created_at: datetime
     expires_at: datetime
     participants: tuple[Participant, ...] = ()
+    txn: str | None = None  # the cause every logout token and SET of this end carries (None: ``id``)
 
 
 def _participants(raw: Any) -> tuple[Participant, ...]:

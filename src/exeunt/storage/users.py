@@ -76,3 +76,22 @@ async def set_password(conn: AsyncConnection, user_id: int, password_hash: str) 
 async def set_disabled(conn: AsyncConnection, user_id: int, at: datetime | None) -> None:
     """Disable a user from ``at`` (None: enable again)."""
     await conn.execute(update(users).where(users.c.id == user_id).values(disabled_at=at))
+
+
+async def emails_of(conn: AsyncConnection, user_ids: list[int]) -> dict[int, str | None]:
+    """The email of each of ``user_ids`` (for events whose stream names people by email)."""
+    if not user_ids:
+        return {}
+    rows = await conn.execute(select(users.c.id, users.c.email).where(users.c.id.in_(user_ids)))
+    return {r.id: r.email for r in rows}
+
+
+async def by_email(conn: AsyncConnection, email: str, *, limit: int = 2) -> list[UserRecord]:
+    """Users with exactly this email (emails are not unique: the caller decides what two mean)."""
+    rows = await conn.execute(select(users).where(users.c.email == email).order_by(users.c.id).limit(limit))
+    return [_record(r) for r in rows]
+
+
+async def get_by_sub(conn: AsyncConnection, sub: str) -> UserRecord | None:
+    row = (await conn.execute(select(users).where(users.c.sub == sub))).first()
+    return _record(row) if row else None

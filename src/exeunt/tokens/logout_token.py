@@ -27,6 +27,7 @@ def mint_logout_token(
     lifetime: int,
     typ: str = "logout+jwt",
     reason: str | None = None,
+    txn: str | None = None,
 ) -> tuple[str, str]:
     """Returns ``(token, jti)``.  No ``nonce``, ever (§2.4: it MUST NOT be present)."""
     iat = int(now.timestamp())
@@ -42,6 +43,10 @@ def mint_logout_token(
     }
     if sid is not None:
         claims["sid"] = sid
+    if txn is not None:
+        # RFC 8417 §2.2 "txn": the session end this token tells of; every SET about the same end
+        # carries the same value, so a system hearing both knows they are one event.
+        claims["txn"] = txn
     if reason is not None:
         # A private claim (BCL §2.4 allows others; RPs ignore what they do not know): why the session
         # ended, in the vocabulary of exeunt.lifecycle.EndReason.

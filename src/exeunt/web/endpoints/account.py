@@ -160,7 +160,7 @@ async def change_password(request: Request) -> Response:
     if new != again:
         return _render_password(provider, request, session, "The two new passwords differ.", status=400)
     try:
-        ended = await accounts.set_password(provider.runtime, user.username, new, keep_sid=session.sid)
+        ended = await accounts.set_password(provider.runtime, user.username, new, keep_sid=session.sid, by_owner=True)
     except OperatorError as exc:
         return _render_password(provider, request, session, f"{str(exc).capitalize()}.", status=400)
     others = len(ended.sessions)

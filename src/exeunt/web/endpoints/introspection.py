@@ -47,6 +47,9 @@ async def _describe(provider: Provider, conn: Any, client_id: str, token: str) -
     if access is not None:
         if access.client_id != client_id or access.revoked_at is not None or now >= access.expires_at:
             return INACTIVE
+        issued = access.created_at or access.expires_at
+        if access.sid is None or access.user_id is None:  # a client's own (client credentials)
+            return _active(access.scope, client_id, None, access.expires_at, issued, "Bearer", None)
         session = await session_store.get(conn, access.sid)
         ended = session is None or not session.is_live(now, idle)
         offline = access.family_id is not None and await grants.family_is_offline(conn, access.family_id)
@@ -55,7 +58,6 @@ async def _describe(provider: Provider, conn: Any, client_id: str, token: str) -
         user = await user_store.get(conn, access.user_id)
         if user is None:
             return INACTIVE
-        issued = access.created_at or access.expires_at
         return _active(access.scope, client_id, user.sub, access.expires_at, issued, "Bearer", access.sid)
     refresh = await grants.get_refresh_token(conn, token_hash)
     if refresh is None or refresh.client_id != client_id:
@@ -76,14 +78,19 @@ async def _describe(provider: Provider, conn: Any, client_id: str, token: str) -
     )
 
 
-def _active(scope: str, client_id: str, sub: str, exp: Any, iat: Any, token_type: str, sid: str) -> dict[str, Any]:
-    return {
+def _active(
+    scope: str, client_id: str, sub: str | None, exp: Any, iat: Any, token_type: str, sid: str | None
+) -> dict[str, Any]:
+    answer: dict[str, Any] = {
         "active": True,
         "scope": scope,
         "client_id": client_id,
-        "sub": sub,
         "exp": int(exp.timestamp()),
         "iat": int(iat.timestamp()),
         "token_type": token_type,
-        "sid": sid,
     }
+    if sub is not None:  # a person's token (a client's own names no one)
+        answer["sub"] = sub
+    if sid is not None:
+        answer["sid"] = sid
+    return answer

@@ -76,7 +76,7 @@ async def metrics_endpoint(request: Request) -> Response:
             )
     try:
         async with provider.db.read() as conn:
-            pending, oldest = await outbox.backlog(conn, provider.now())
+            pending, oldest = await outbox.QUEUE.backlog(conn, provider.now())
         metrics.outbox_pending.set(pending)
         metrics.outbox_oldest_age.set(oldest)
     except Exception:

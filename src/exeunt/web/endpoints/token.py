@@ -41,6 +41,8 @@ async def _grant(request: Request, provider: Provider, params: dict[str, str]) -
         raise invalid_request("grant_type is missing")
     if grant_type == "refresh_token":
         return await _refresh(provider, request, params)
+    if grant_type == "client_credentials":
+        return await _client_credentials(provider, request, params)
     if grant_type != "authorization_code":
         raise OAuthError("unsupported_grant_type", f"grant_type must be one of {', '.join(rules.GRANT_TYPES)}")
     code = params.get("code")
@@ -265,3 +267,32 @@ async def _refresh(provider: Provider, request: Request, params: dict[str, str])
     if isinstance(decision, rules.Refuse):
         return oauth_response(refusal)
     return await _respond(provider, client, issued)
+
+
+async def _client_credentials(provider: Provider, request: Request, params: dict[str, str]) -> Response:
+    """RFC 6749 §4.4: an access token for the client itself (the Shared Signals API, Global Token
+    Revocation): no person, no session, no refresh token, at most an hour."""
+    now = provider.now()
+    lifetime = min(provider.config.access_token_lifetime, rules.SERVICE_TOKEN_LIFETIME)
+    async with provider.db.write() as conn:
+        client = await authenticate_client(provider, conn, request, params)
+        decision = rules.client_credentials(client, params.get("scope"))
+        if isinstance(decision, rules.Refuse):
+            raise decision.error
+        access_token = new_token(32)
+        await grants.add_access_token(
+            conn,
+            grants.AccessTokenRecord(
+                token_hash=sha256_hex(access_token),
+                client_id=client.client_id,
+                sid=None,
+                user_id=None,
+                scope=decision.scope,
+                code_hash=None,
+                expires_at=now + timedelta(seconds=lifetime),
+                revoked_at=None,
+                created_at=now,
+            ),
+        )
+    body = {"access_token": access_token, "token_type": "Bearer", "expires_in": lifetime, "scope": decision.scope}
+    return JSONResponse(body, headers=NO_STORE)

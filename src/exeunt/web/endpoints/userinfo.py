@@ -32,6 +32,8 @@ async def _claims(provider: Provider, access_token: str) -> dict[str, Any]:
         record = await grants.get_access_token(conn, sha256_hex(access_token))
         if record is None or record.revoked_at is not None or now >= record.expires_at:
             raise BearerError("invalid_token", "the access token is unknown, expired or revoked")
+        if record.user_id is None:
+            raise BearerError("invalid_token", "the access token was issued to a client for itself, not for a person")
         user = await user_store.get(conn, record.user_id)
     if user is None:
         raise BearerError("invalid_token", "the user no longer exists")
