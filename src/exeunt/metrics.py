@@ -20,3 +20,12 @@ delivery_seconds = Histogram(
 )
 outbox_pending = Gauge("exeunt_outbox_pending", "Back-channel notifications not yet delivered or given up")
 outbox_oldest_age = Gauge("exeunt_outbox_oldest_pending_seconds", "Age of the oldest pending back-channel notification")
+ssf_events = Counter("exeunt_ssf_events_total", "Shared Signals push attempts by outcome", ["outcome"])
+ssf_event_seconds = Histogram(
+    "exeunt_ssf_event_seconds",
+    "Time of one Shared Signals push attempt",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+ssf_stream_events = Gauge(
+    "exeunt_ssf_stream_events", "Events of each Shared Signals stream by state", ["stream_id", "state"]
+)

@@ -1,5 +1,6 @@
-"""Deleting what nobody can use any more: codes and access tokens an hour after they expired, and
-guessing counters older than two windows (at start, then every 10 minutes)."""
+"""Deleting what nobody can use any more: codes and access tokens an hour after they expired,
+guessing counters older than two windows, and a paused stream's events beyond its bounds (at
+start, then every 10 minutes)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import logging
 from datetime import timedelta
 
 from exeunt.jobs.host import JobHost
-from exeunt.storage import grants, throttle
+from exeunt.protocol.streams import HELD_EVENTS_KEPT, HELD_EVENTS_SECONDS
+from exeunt.storage import grants, security_events, throttle
 from exeunt.throttling import WINDOW
 
 log = logging.getLogger("exeunt.worker")
@@ -28,8 +30,16 @@ class Housekeeping:
             async with self.host.runtime.db.write() as conn:
                 removed = await grants.purge_expired(conn, now - timedelta(hours=1))
                 removed += await throttle.purge(conn, before=now - 2 * WINDOW)
+                dropped = await security_events.trim_held(
+                    conn,
+                    keep=HELD_EVENTS_KEPT,
+                    before=now - timedelta(seconds=HELD_EVENTS_SECONDS),
+                    now=now,
+                )
             if removed:
                 log.info("housekeeping: %d expired codes, access tokens and failure counters deleted", removed)
+            if dropped:
+                log.warning("housekeeping: %d events of paused streams given up (past the bounds)", dropped)
         return self._schedule.wait()
 
     async def finish(self) -> None:

@@ -25,9 +25,11 @@ revoked           system               a security tool called Global Token Revoc
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
+from exeunt.errors import ApiError
 from exeunt.lifecycle import EndReason
 
 CAEP = "https://schemas.openid.net/secevent/caep/event-type/"
@@ -163,3 +165,40 @@ def stream_updated(status: str, reason: str | None) -> dict[str, Any]:
     if reason:
         event["reason"] = reason
     return event
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who a ``sub_id`` (RFC 9493) names at exeunt: by ``sub`` or by ``email``."""
+
+    sub: str | None = None
+    email: str | None = None
+
+
+def person_named(sub_id: object, *, issuer: str) -> Person | None:
+    """Global Token Revocation §2.2: the person a ``sub_id`` names.  ``iss_sub`` (with exeunt's
+    issuer; None for another issuer's subject: nobody here), ``email``, or ``opaque`` (the ``sub``).
+    A malformed or unsupported one is a 400 naming what is wrong."""
+    if not isinstance(sub_id, dict) or not isinstance(sub_id.get("format"), str):
+        raise ApiError(400, "invalid_request", 'sub_id must be an object with a "format" (RFC 9493)')
+    kind = sub_id["format"]
+    if kind == "iss_sub":
+        iss, sub = sub_id.get("iss"), sub_id.get("sub")
+        if not _short(iss) or not _short(sub):
+            raise ApiError(400, "invalid_request", "an iss_sub subject needs iss and sub")
+        return Person(sub=sub) if iss == issuer else None
+    if kind == "email":
+        email = sub_id.get("email")
+        if not _short(email) or "@" not in email:
+            raise ApiError(400, "invalid_request", "an email subject needs an email address")
+        return Person(email=email)
+    if kind == "opaque":
+        identifier = sub_id.get("id")
+        if not _short(identifier):
+            raise ApiError(400, "invalid_request", "an opaque subject needs an id (exeunt's sub)")
+        return Person(sub=identifier)
+    raise ApiError(400, "invalid_request", "sub_id format must be iss_sub, email or opaque")
+
+
+def _short(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and 0 < len(value) <= 320

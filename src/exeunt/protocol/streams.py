@@ -30,6 +30,10 @@ MAX_AUTHORIZATION_HEADER = 2048
 MAX_STATE = 512
 MAX_REASON = 500
 MIN_VERIFICATION_INTERVAL = 30  # seconds (§8.1.1: a verification request sooner is answered 429)
+# The bounds of a paused stream (interop profile §2.3.5 asks the transmitter to state them): it keeps
+# at most this many events, for at most this many seconds; older or more are given up.
+HELD_EVENTS_KEPT = 10_000
+HELD_EVENTS_SECONDS = 7 * 86400
 RECEIVER_SUPPLIED = ("delivery", "events_requested", "description", "subject_format")
 TRANSMITTER_SUPPLIED = ("iss", "aud", "events_supported", "events_delivered", "min_verification_interval")
 
@@ -188,3 +192,56 @@ def expected_values(*, issuer: str, audience: str, settings: StreamSettings) -> 
         "events_delivered": settings.events_delivered,
         "min_verification_interval": MIN_VERIFICATION_INTERVAL,
     }
+
+
+MAX_POLL_EVENTS = 1000
+DEFAULT_POLL_EVENTS = 100
+MAX_ACKS = 1000
+MAX_JTI = 128
+
+
+@dataclass(frozen=True)
+class PollRequest:
+    """RFC 8936 §2.4: what to acknowledge, what was refused, and how many events to return."""
+
+    max_events: int = DEFAULT_POLL_EVENTS
+    return_immediately: bool = False
+    ack: tuple[str, ...] = ()
+    set_errors: tuple[tuple[str, str], ...] = ()  # (jti, "err: description")
+
+
+def poll_request(body: object) -> PollRequest:
+    """Reads a poll request; an empty body polls with the defaults."""
+    if body is None:
+        return PollRequest()
+    if not isinstance(body, dict):
+        raise bad_request("the body must be a JSON object")
+    max_events = body.get("maxEvents", DEFAULT_POLL_EVENTS)
+    if isinstance(max_events, bool) or not isinstance(max_events, int) or not 0 <= max_events <= MAX_POLL_EVENTS:
+        raise bad_request(f"maxEvents must be a whole number from 0 to {MAX_POLL_EVENTS}")
+    immediately = body.get("returnImmediately", False)
+    if not isinstance(immediately, bool):
+        raise bad_request("returnImmediately must be true or false")
+    ack = body.get("ack", [])
+    if not isinstance(ack, list) or len(ack) > MAX_ACKS or not all(_is_jti(j) for j in ack):
+        raise bad_request(f"ack must be a list of at most {MAX_ACKS} jti strings")
+    errors = body.get("setErrs", {})
+    if not isinstance(errors, dict) or len(errors) > MAX_ACKS:
+        raise bad_request(f"setErrs must be an object of at most {MAX_ACKS} jti: {{err, description}}")
+    refused = []
+    for jti, detail in errors.items():
+        if not _is_jti(jti) or not isinstance(detail, dict) or not isinstance(detail.get("err"), str):
+            raise bad_request('each setErrs entry is jti: {"err": ..., "description": ...}')
+        description = detail.get("description")
+        text = detail["err"][:64] + (f": {description[:300]}" if isinstance(description, str) else "")
+        refused.append((jti, "".join(c for c in text if c.isprintable())))
+    return PollRequest(
+        max_events=max_events,
+        return_immediately=immediately or max_events == 0,
+        ack=tuple(dict.fromkeys(ack)),
+        set_errors=tuple(refused),
+    )
+
+
+def _is_jti(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_JTI

@@ -81,6 +81,13 @@ async def get(conn: AsyncConnection, stream_id: str) -> StreamRecord | None:
     return _record(row) if row else None
 
 
+async def get_many(conn: AsyncConnection, stream_ids: list[str]) -> dict[str, StreamRecord]:
+    if not stream_ids:
+        return {}
+    rows = await conn.execute(select(streams).where(streams.c.stream_id.in_(stream_ids)))
+    return {r.stream_id: _record(r) for r in rows}
+
+
 async def of_client(conn: AsyncConnection, client_id: str) -> list[StreamRecord]:
     rows = await conn.execute(
         select(streams).where(streams.c.client_id == client_id).order_by(streams.c.created_at, streams.c.stream_id)

@@ -30,12 +30,14 @@ from exeunt.web.endpoints import (
     check_session,
     discovery,
     end_session,
+    global_revocation,
     home,
     introspection,
     login,
     ops,
     revocation,
     signout_status,
+    ssf,
     token,
     userinfo,
 )
@@ -54,13 +56,15 @@ API_PATHS = {
     PATHS["revocation_endpoint"],
     PATHS["introspection_endpoint"],
     "/.well-known/openid-configuration",
+    "/.well-known/ssf-configuration",
+    global_revocation.PATH,
     "/session/check/live",
 }
 
 
 def is_api(path: str) -> bool:
     """Paths whose errors are JSON (machines call them), not pages."""
-    return path in API_PATHS or path.startswith("/admin/")
+    return path in API_PATHS or path.startswith(("/admin/", "/ssf/"))
 
 
 OPS_PATHS = ("/healthz", "/readyz", "/metrics")
@@ -97,6 +101,14 @@ def routes() -> list[Route | Mount]:
         Route(PATHS["check_session_iframe"], check_session.check_session_iframe),  # Session Management §3
         Route("/session/check/origins", check_session.client_origins),
         Route("/session/check/live", check_session.live),  # the iframe asks: has this session ended elsewhere?
+        # Shared Signals 1.0 (web/endpoints/ssf.py; the events: signals.py, protocol/signals.py)
+        Route("/.well-known/ssf-configuration", ssf.ssf_configuration),
+        Route("/ssf/stream", ssf.stream, methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
+        Route("/ssf/status", ssf.status, methods=["GET", "POST"]),
+        Route("/ssf/verify", ssf.verify, methods=["POST"]),
+        Route("/ssf/poll/{stream_id}", ssf.poll, methods=["POST"]),  # RFC 8936
+        # Global Token Revocation: operations/revocation.py
+        Route(global_revocation.PATH, global_revocation.revoke_everything, methods=["POST"]),
         Route("/account/sessions", account.sessions_page),
         Route("/account/sessions/end", account.end_one, methods=["POST"]),
         Route("/account/sessions/end-others", account.end_others, methods=["POST"]),
@@ -139,6 +151,11 @@ def record_delivery(row: object, outcome: Outcome, seconds: float) -> None:
     metrics.delivery_seconds.observe(seconds)
 
 
+def record_event(row: object, outcome: Outcome, seconds: float) -> None:
+    metrics.ssf_events.labels(outcome.state.value).inc()
+    metrics.ssf_event_seconds.observe(seconds)
+
+
 def _report_worker_end(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("the back-channel delivery worker stopped", exc_info=task.exception())
@@ -156,7 +173,9 @@ def create_app(
         rt = runtime or await Runtime.start(config, clock)
         provider = Provider(rt)
         app.state.provider = provider
-        worker = background_worker(rt, on_outcome=record_delivery) if run_worker else None
+        worker = (
+            background_worker(rt, on_outcome=record_delivery, on_event_outcome=record_event) if run_worker else None
+        )
         app.state.worker = worker
         worker_task = asyncio.create_task(worker.run()) if worker else None
         if worker_task is not None:

@@ -8,9 +8,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from exeunt.config import Config
+from exeunt.protocol.scopes import SERVICE_SCOPES
 from exeunt.web.provider import Provider
 
-SCOPES = ["openid", "profile", "email", "offline_access"]
+SCOPES = ["openid", "profile", "email", "offline_access", *SERVICE_SCOPES]
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 CLAIMS = [
     "sub",
@@ -48,7 +49,7 @@ def metadata(config: Config, algorithms: list[str]) -> dict[str, Any]:
         **urls,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algorithms,
         "scopes_supported": SCOPES,
@@ -66,6 +67,9 @@ def metadata(config: Config, algorithms: list[str]) -> dict[str, Any]:
         "frontchannel_logout_session_supported": True,
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,
+        # Global Token Revocation (a bearer token with the global_token_revocation scope)
+        "global_token_revocation_endpoint": config.url("/global-token-revocation"),
+        "global_token_revocation_endpoint_auth_methods_supported": ["Bearer"],
     }
 
 

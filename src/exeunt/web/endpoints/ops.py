@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from exeunt import metrics
-from exeunt.storage import heartbeats, outbox
+from exeunt.storage import heartbeats, outbox, security_events
 from exeunt.storage.migrations import current_revision, head_revision
 from exeunt.web.errors import NO_STORE
 from exeunt.web.provider import Provider
@@ -77,8 +77,13 @@ async def metrics_endpoint(request: Request) -> Response:
     try:
         async with provider.db.read() as conn:
             pending, oldest = await outbox.QUEUE.backlog(conn, provider.now())
+            per_stream = await security_events.counts(conn)
         metrics.outbox_pending.set(pending)
         metrics.outbox_oldest_age.set(oldest)
+        metrics.ssf_stream_events.clear()  # streams deleted since the last scrape leave no series
+        for stream_id, states in per_stream.items():
+            for state, count in states.items():
+                metrics.ssf_stream_events.labels(stream_id, state).set(count)
     except Exception:
         pass  # the process metrics are still worth serving
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST, headers=NO_STORE)
