@@ -99,7 +99,7 @@ def test_keys_cli_rotate_list_retire(tmp_path: Path) -> None:
     only = exeunt("keys", "rotate", "--alg", "ES256", "--delay", "600", cwd=tmp_path)
     assert only.returncode == 0 and "(ES256)" in only.stdout and "RS256" not in only.stdout
     new_kid = second.stdout.split()[1]
-    refused = exeunt("keys", "retire", new_kid, cwd=tmp_path)
+    refused = exeunt("keys", "retire", "--", new_kid, cwd=tmp_path)  # a kid may start with "-"
     assert refused.returncode == 2 and "no key would sign" in refused.stderr
 
 

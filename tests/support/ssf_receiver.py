@@ -120,15 +120,18 @@ class SsfReceiver:
         return claims
 
     # -- the client side ----------------------------------------------------------------
-    def token(self, scope: str = "ssf.manage ssf.read") -> str:
+    def token(self, scope: str = "ssf.manage ssf.read", *, keep: bool = True) -> str:
+        """A client-credentials access token (kept for the calls that follow unless ``keep`` is false)."""
         answer = self.http.post(
             self.issuer + "/token",
             data={"grant_type": "client_credentials", "scope": scope},
             auth=(self.client_id, self.secret),
         )
         assert answer.status_code == 200, answer.text
-        self.access_token = answer.json()["access_token"]
-        return self.access_token
+        token: str = answer.json()["access_token"]
+        if keep:
+            self.access_token = token
+        return token
 
     def call(self, method: str, url: str, *, token: str | None = None, **kw: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token or self.access_token}", **kw.pop("headers", {})}

@@ -118,6 +118,8 @@ def routes() -> list[Route | Mount]:
         Route("/admin/users/{username}/sessions", admin_api.user_sessions, methods=["GET", "DELETE"]),
         Route("/admin/sessions/{sid}", admin_api.end_session, methods=["DELETE"]),
         Route("/admin/signouts/{signout_id}", admin_api.signout_status, name="admin_signout"),
+        Route("/admin/streams", admin_api.streams),
+        Route("/admin/streams/{stream_id}", admin_api.stream),
         Mount("/static", StaticFiles(directory=package_dir("templates") / "static"), name="static"),
     ]
 

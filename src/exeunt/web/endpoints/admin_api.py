@@ -9,7 +9,9 @@ queued and where to follow them.
   GET    /admin/users/{username}/sessions   live sessions of a user
   DELETE /admin/users/{username}/sessions   end them all (200, even when there were none)
   DELETE /admin/sessions/{sid}              end one (404 unknown, 409 ended already)
-  GET    /admin/signouts/{id}               per-client delivery state of one sign-out
+  GET    /admin/signouts/{id}               per-client delivery state of one sign-out (logout tokens and SETs)
+  GET    /admin/streams[?client=]           every Shared Signals stream, with its events' states
+  GET    /admin/streams/{id}                one stream and its latest events
 """
 
 from __future__ import annotations
@@ -23,9 +25,13 @@ from starlette.responses import JSONResponse, Response
 from exeunt import signout
 from exeunt.errors import ApiError, OperatorError, not_found
 from exeunt.operations import sessions as session_operations
+from exeunt.operations import streams as stream_operations
 from exeunt.protocol.identifiers import is_random_id
-from exeunt.storage import outbox
+from exeunt.runtime import Runtime
+from exeunt.storage import outbox, security_events
 from exeunt.storage import signouts as signout_store
+from exeunt.storage.security_events import EventRecord
+from exeunt.storage.streams import StreamRecord
 from exeunt.web.errors import NO_STORE
 from exeunt.web.provider import Provider
 
@@ -118,10 +124,12 @@ async def signout_status(request: Request) -> Response:
         if signout is None:
             raise not_found("no such sign-out")
         deliveries = await outbox.of_signout(conn, signout_id)
+        events = await security_events.listing(conn, sid=signout.sid, txn=signout.txn or signout.id)
     return JSONResponse(
         {
             "sid": signout.sid,
             "reason": signout.reason,
+            "txn": signout.txn or signout.id,
             "ended_at": signout.created_at.isoformat(),
             "applications": [
                 {"client_id": p.client_id, "name": p.name, "frontchannel": bool(p.frontchannel_url)}
@@ -138,6 +146,49 @@ async def signout_status(request: Request) -> Response:
                 }
                 for d in deliveries
             ],
+            "signals": [_event(e) for e in reversed(events)],
         },
         headers=NO_STORE,
     )
+
+
+def _event(e: EventRecord) -> dict[str, Any]:
+    return {
+        "stream_id": e.stream_id,
+        "client_id": e.client_id,
+        "event": e.event_type,
+        "delivery": e.delivery,
+        "state": e.state.value,
+        "attempts": e.attempts,
+        "last_status": e.last_status,
+        "last_error": e.last_error,
+        "delivered_at": e.delivered_at.isoformat() if e.delivered_at else None,
+    }
+
+
+async def streams(request: Request) -> Response:
+    """Every Shared Signals stream, with how many of its events are where."""
+    _check_caller(request)
+    runtime = Provider.of(request).runtime
+    states = await stream_operations.listing(runtime, client_id=request.query_params.get("client"))
+    return JSONResponse([{**_stream(runtime, s.stream), "events": s.counts} for s in states], headers=NO_STORE)
+
+
+async def stream(request: Request) -> Response:
+    """One stream, and its latest events."""
+    _check_caller(request)
+    runtime = Provider.of(request).runtime
+    found = await stream_operations.find(runtime, request.path_params["stream_id"])
+    recent = await stream_operations.events(runtime, stream_id=found.stream_id)
+    return JSONResponse(
+        {**_stream(runtime, found), "recent_events": [_event(e) for e in recent[:100]]}, headers=NO_STORE
+    )
+
+
+def _stream(runtime: Runtime, s: StreamRecord) -> dict[str, Any]:
+    return {
+        **stream_operations.view(runtime, s),
+        "client_id": s.client_id,
+        "status": s.status,
+        "reason": s.status_reason,
+    }
