@@ -1,7 +1,9 @@
 """A fast back-channel receiver for benchmarks and load tests: raw asyncio HTTP/1.1 with keep-alive,
 run as its own process (``python tests/support/fast_receiver.py --port N``).
 
-POST /ok/<client>   → 200, records (client, sid, arrival time on the system's monotonic clock)
+POST /ok/<client>   → 200, records (client, sid, arrival time on the system's monotonic clock); a logout
+                      token (form) or a Security Event Token (the body itself: sid from a complex
+                      subject, else the txn)
 POST /hang/<client> → never answers
 POST /slow/<client> → 200 after half a second, recorded like /ok/
 GET  /stats         → JSON {"count": n, "latest": {client: t}}; with ?full=1 also "arrivals": {"client sid": t}
@@ -63,10 +65,14 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
             else:
                 now = time.monotonic()
                 client = target.split("/")[2] if target.count("/") >= 2 else "?"
-                token = parse_qs(body.decode()).get("logout_token", [""])[0]
+                text = body.decode()
+                token = parse_qs(text).get("logout_token", [""])[0] if text.startswith("logout_token=") else text
                 claims = claims_of(token)
-                arrivals[f"{client} {claims.get('sid')}"] = now
-                tokens.append((client, str(claims.get("sid")), str(claims.get("jti"))))
+                subject = claims.get("sub_id")
+                session = subject.get("session") if isinstance(subject, dict) else None
+                sid = claims.get("sid") or (session.get("id") if isinstance(session, dict) else claims.get("txn"))
+                arrivals[f"{client} {sid}"] = now
+                tokens.append((client, str(sid), str(claims.get("jti"))))
                 latest[client] = now
                 count += 1
                 writer.write(b"HTTP/1.1 200 OK\r\nCache-Control: no-store\r\nContent-Length: 0\r\n\r\n")
