@@ -38,6 +38,7 @@ ACCOUNT = Limit(free=20, cap=900)  # one account from many addresses: a distribu
 ADDRESS = Limit(free=50, cap=900)  # one address, many accounts: spraying (generous: NAT, offices)
 CLIENT_PAIR = Limit(free=10, cap=900)  # a client secret from one address
 CLIENT = Limit(free=50, cap=900)
+REGISTRATION = Limit(free=20, cap=3600)  # wrong registration tokens, and open registrations, from one address
 
 
 def _digest(*parts: str) -> str:
@@ -56,6 +57,10 @@ def sign_in_keys(username: str, address: str) -> list[tuple[str, Limit]]:
 
 def client_keys(client_id: str, address: str) -> list[tuple[str, Limit]]:
     return [(f"cs-pair:{_digest(client_id, address)}", CLIENT_PAIR), (f"cs-client:{_digest(client_id)}", CLIENT)]
+
+
+def registration_keys(address: str) -> list[tuple[str, Limit]]:
+    return [(f"reg-address:{_digest(address)}", REGISTRATION)]
 
 
 def after_failure(previous: Counter | None, key: str, limit: Limit, now: datetime) -> Counter:

@@ -97,14 +97,29 @@ def cmd_clients_list(args: argparse.Namespace) -> int:
     if not clients:
         print("no clients yet: register one with `exeunt clients add CLIENT_ID --redirect-uri URI`")
         return 0
-    print("client_id\tname\tauthentication\tredirect URIs")
+    over_http = on_database(args, applications.registered_over_http)
+    print("client_id\tname\tregistered by\tstate\tauthentication\tgrant types\tredirect URIs")
     for c in clients:
-        print(f"{c.client_id}\t{c.name}\t{c.token_endpoint_auth_method}\t{' '.join(c.redirect_uris)}")
+        by = "HTTP (RFC 7591)" if c.client_id in over_http else "operator"
+        state = "disabled" if c.disabled else "active"
+        print(
+            f"{c.client_id}\t{c.name}\t{by}\t{state}\t{c.token_endpoint_auth_method}\t{','.join(c.grant_types)}\t"
+            f"{' '.join(c.redirect_uris) or '-'}"
+        )
+    return 0
+
+
+def cmd_clients_disable(args: argparse.Namespace) -> int:
+    on_database(args, applications.set_disabled, args.client_id, args.clients_command == "disable")
+    done = "disabled: it signs nobody in and gets no token" if args.clients_command == "disable" else "enabled"
+    print(f"client {args.client_id} {done}")
     return 0
 
 
 def cmd_clients_show(args: argparse.Namespace) -> int:
-    print(json.dumps(on_database(args, applications.get_client, args.client_id).public_view(), indent=2))
+    view = on_database(args, applications.get_client, args.client_id).public_view()
+    view["registered_over_http"] = args.client_id in on_database(args, applications.registered_over_http)
+    print(json.dumps(view, indent=2))
     return 0
 
 
@@ -263,6 +278,8 @@ def add_parsers(sub: Subparsers) -> None:
     for verb, func, text, read_only in (
         ("show", cmd_clients_show, "one client's registration (never its secret)", True),
         ("remove", cmd_clients_remove, "remove a client", False),
+        ("disable", cmd_clients_disable, "stop a client: it signs nobody in and gets no token", False),
+        ("enable", cmd_clients_disable, "let a disabled client work again", False),
     ):
         c = clients.add_parser(verb, help=text)
         c.add_argument("client_id", help="the client id")

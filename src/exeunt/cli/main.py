@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from exeunt import demo
-from exeunt.cli import applications, people, services, signals
+from exeunt.cli import applications, people, registration, services, signals
 from exeunt.errors import ExeuntError
 
 
@@ -30,6 +30,7 @@ def parser() -> argparse.ArgumentParser:
     demo.add_parser(sub)
     people.add_parsers(sub)
     applications.add_parsers(sub)
+    registration.add_parsers(sub)
     signals.add_parsers(sub)
     return p
 

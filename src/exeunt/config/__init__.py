@@ -69,6 +69,7 @@ class Config:
     trusted_proxies: tuple[str, ...]
     allowed_hosts: tuple[str, ...]
     admin_token: str | None
+    registration: str
     metrics_token: str | None
     key_rotation_delay: int
     signing_key_files: tuple[Path, ...]

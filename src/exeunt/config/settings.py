@@ -280,6 +280,14 @@ SETTINGS: tuple[Setting, ...] = (
         "none",
     ),
     Setting(
+        "EXEUNT_REGISTRATION",
+        "registration",
+        "off",
+        choice("off", "token", "open", lower=True),
+        "Dynamic Client Registration (RFC 7591) at /register: off (404); token (an initial access token from "
+        "`exeunt registration token create`); open (anyone may register; logged as a warning at start).",
+    ),
+    Setting(
         "EXEUNT_METRICS_TOKEN",
         "metrics_token",
         None,

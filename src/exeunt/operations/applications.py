@@ -11,6 +11,7 @@ from exeunt.protocol.clients import ClientRecord
 from exeunt.protocol.registration import build_client, check_chosen_secret
 from exeunt.security import hash_client_secret, new_token
 from exeunt.storage import clients as client_store
+from exeunt.storage import registrations
 from exeunt.storage.database import Database
 
 
@@ -70,6 +71,21 @@ async def update_client(
             updated = replace(updated, secret_hash=current.secret_hash)
         await client_store.replace(conn, updated)
     return updated, secret
+
+
+async def set_disabled(db: Database, client_id: str, disabled: bool) -> None:
+    """A disabled client signs nobody in and gets no token (within the 5-second client cache); its
+    applications' sessions are still told of sign-outs.  Enabled again, it works as before."""
+    async with db.write() as conn:
+        current = await client_store.get(conn, client_id)
+        if current is None:
+            raise OperatorError(f"no client {client_id!r}; see `exeunt clients list`")
+        await client_store.replace(conn, replace(current, disabled=disabled))
+
+
+async def registered_over_http(db: Database) -> set[str]:
+    async with db.read() as conn:
+        return await registrations.registered_over_http(conn)
 
 
 async def remove_client(db: Database, client_id: str) -> None:

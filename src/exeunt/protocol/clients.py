@@ -26,6 +26,14 @@ class ClientRecord:
     rotate_refresh_tokens: bool = True  # public clients always rotate
     scopes: list[str] = field(default_factory=list)  # granted for the client-credentials grant
     all_subjects: bool = False  # its streams and revocations reach everyone, not only its own users
+    # Registration metadata (RFC 7591 §2) kept and returned, never loaded by exeunt's pages:
+    application_type: str = "web"
+    contacts: list[str] = field(default_factory=list)
+    client_uri: str | None = None
+    logo_uri: str | None = None
+    policy_uri: str | None = None
+    tos_uri: str | None = None
+    disabled: bool = False  # an operator stopped it: it can no longer sign anyone in or get tokens
 
     @property
     def gets_refresh_tokens(self) -> bool:

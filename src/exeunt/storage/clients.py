@@ -27,6 +27,7 @@ def record_of_mapping(m: dict[str, Any]) -> ClientRecord:
     m["post_logout_redirect_uris"] = list(m["post_logout_redirect_uris"])
     m["grant_types"] = list(m["grant_types"] or ["authorization_code"])
     m["scopes"] = list(m["scopes"] or [])
+    m["contacts"] = list(m["contacts"] or [])
     return ClientRecord(**m)
 
 

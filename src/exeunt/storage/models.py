@@ -87,6 +87,13 @@ class Client(Base):
     # whether its streams and revocations reach every person, or only those who used the client.
     scopes: Mapped[list[str] | None] = mapped_column(JSON)
     all_subjects: Mapped[bool] = mapped_column(Boolean, server_default=sa_false())
+    application_type: Mapped[str] = mapped_column(String(10), server_default="web")
+    contacts: Mapped[list[str] | None] = mapped_column(JSON)
+    client_uri: Mapped[str | None] = mapped_column(Text)
+    logo_uri: Mapped[str | None] = mapped_column(Text)
+    policy_uri: Mapped[str | None] = mapped_column(Text)
+    tos_uri: Mapped[str | None] = mapped_column(Text)
+    disabled: Mapped[bool] = mapped_column(Boolean, server_default=sa_false())
 
 
 class SsoSession(Base):
@@ -271,6 +278,35 @@ Index(
     postgresql_where=text("initiating AND next_attempt_at IS NOT NULL"),
     sqlite_where=text("initiating = 1 AND next_attempt_at IS NOT NULL"),
 )
+
+
+class RegistrationToken(Base):
+    """An initial access token (RFC 7591 §3): lets a platform register clients over HTTP."""
+
+    __tablename__ = "registration_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    scopes: Mapped[list[str] | None] = mapped_column(JSON)  # service scopes its clients may ask for
+    max_uses: Mapped[int | None] = mapped_column(Integer)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ClientRegistration(Base):
+    """A client registered over HTTP, and its registration access token (RFC 7592; a hash, rotated
+    on every use)."""
+
+    __tablename__ = "client_registrations"
+
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    registration_token_id: Mapped[int | None] = mapped_column(Integer)  # the initial access token used
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    rotated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class SsfStream(Base):

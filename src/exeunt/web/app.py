@@ -35,6 +35,7 @@ from exeunt.web.endpoints import (
     introspection,
     login,
     ops,
+    registration,
     revocation,
     signout_status,
     ssf,
@@ -64,7 +65,7 @@ API_PATHS = {
 
 def is_api(path: str) -> bool:
     """Paths whose errors are JSON (machines call them), not pages."""
-    return path in API_PATHS or path.startswith(("/admin/", "/ssf/"))
+    return path in API_PATHS or path.startswith(("/admin/", "/ssf/", "/register"))
 
 
 OPS_PATHS = ("/healthz", "/readyz", "/metrics")
@@ -107,6 +108,9 @@ def routes() -> list[Route | Mount]:
         Route("/ssf/status", ssf.status, methods=["GET", "POST"]),
         Route("/ssf/verify", ssf.verify, methods=["POST"]),
         Route("/ssf/poll/{stream_id}", ssf.poll, methods=["POST"]),  # RFC 8936
+        # Dynamic Client Registration (RFC 7591, 7592): protocol/client_metadata.py, operations/registration.py
+        Route(registration.PATH, registration.register, methods=["POST"]),
+        Route(registration.PATH + "/{client_id}", registration.manage, methods=["GET", "PUT", "DELETE"]),
         # Global Token Revocation: operations/revocation.py
         Route(global_revocation.PATH, global_revocation.revoke_everything, methods=["POST"]),
         Route("/account/sessions", account.sessions_page),
@@ -173,6 +177,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         rt = runtime or await Runtime.start(config, clock)
+        if config.registration == "open":
+            log.warning(
+                "EXEUNT_REGISTRATION=open: anyone who can reach %s may register a client; "
+                "use `token` with initial access tokens unless that is what you want",
+                config.url("/register"),
+            )
         provider = Provider(rt)
         app.state.provider = provider
         worker = (

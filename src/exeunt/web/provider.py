@@ -73,7 +73,8 @@ class Provider:
 
     async def client(self, conn: Connection, client_id: str) -> ClientRecord | None:
         """A client registration, cached for ``CLIENT_CACHE_TTL`` seconds on the hot sign-in path
-        (an operator's change reaches every process within that time)."""
+        (an operator's change reaches every process within that time).  A disabled client is no
+        client: it signs nobody in and gets no token."""
         if not is_client_id(client_id):
             return None
         now = self.runtime.clock.monotonic()
@@ -81,10 +82,16 @@ class Provider:
         if cached is not None and now - cached[0] < CLIENT_CACHE_TTL:
             return cached[1]
         record = await client_store.get(conn, client_id)
+        if record is not None and record.disabled:
+            record = None
         if len(self._clients) > 10_000:  # unknown ids must not grow this without bound
             self._clients.clear()
         self._clients[client_id] = (now, record)
         return record
+
+    def forget_client(self, client_id: str) -> None:
+        """This process changed or removed the client: read it afresh next time."""
+        self._clients.pop(client_id, None)
 
     def csrf(self, purpose: str, binding: str) -> str:
         return csrf_token(self.runtime.secret_key, purpose, binding)

@@ -1,11 +1,22 @@
 // A relying party on openid-client (panva), in steps the Python test drives:
 //   start  ISSUER CLIENT_ID SECRET ALG REDIRECT_URI          → {url, verifier, state, nonce}
 //   finish ISSUER CLIENT_ID SECRET ALG CALLBACK VERIFIER STATE NONCE → {alg, claims, userinfo, logout_url}
+//   register ISSUER INITIAL_ACCESS_TOKEN METADATA_JSON       → the registered client's metadata (RFC 7591)
 // The client is registered with id_token_signed_response_alg ALG: openid-client rejects an id_token
 // signed with any other algorithm.
 import * as client from "openid-client";
 
 const [step, issuer, clientId, secret, alg, ...rest] = process.argv.slice(2);
+if (step === "register") {
+  // dynamicClientRegistration discovers the issuer, then POSTs the metadata to registration_endpoint.
+  const [initialAccessToken, metadata] = [clientId, secret];
+  const registered = await client.dynamicClientRegistration(new URL(issuer), JSON.parse(metadata), undefined, {
+    initialAccessToken,
+    execute: [client.allowInsecureRequests],
+  });
+  console.log(JSON.stringify(registered.clientMetadata()));
+  process.exit(0);
+}
 const config = await client.discovery(
   new URL(issuer),
   clientId,

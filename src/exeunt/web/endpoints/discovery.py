@@ -44,6 +44,8 @@ PATHS = {
 
 def metadata(config: Config, algorithms: list[str]) -> dict[str, Any]:
     urls = {name: config.url(path) for name, path in PATHS.items()}
+    if config.registration != "off":
+        urls["registration_endpoint"] = config.url("/register")
     return {
         "issuer": config.issuer,
         **urls,
