@@ -144,3 +144,23 @@ def test_a_private_push_endpoint_is_never_sent_to_when_private_addresses_are_not
     finally:
         browser.close()
         rx.stop()
+
+
+def test_a_client_credentials_token_is_introspected_revoked_and_its_streams_go_with_its_client(
+    idp: Idp, rx: SsfReceiver
+) -> None:
+    token = rx.token(keep=False)
+    seen = httpx.post(idp.url("/introspect"), data={"token": token}, auth=("rx", rx.secret)).json()
+    assert seen["active"] and seen["client_id"] == "rx" and seen["scope"] == "ssf.manage ssf.read"
+    assert "sub" not in seen and "sid" not in seen and seen["exp"] - seen["iat"] <= 3600
+    assert httpx.get(idp.url("/userinfo"), headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert httpx.post(idp.url("/revoke"), data={"token": token}, auth=("rx", rx.secret)).status_code == 200
+    assert httpx.post(idp.url("/introspect"), data={"token": token}, auth=("rx", rx.secret)).json() == {"active": False}
+    assert rx.call("GET", rx.config["configuration_endpoint"], token=token).status_code == 401
+    stream = rx.create_poll()
+    metrics = httpx.get(idp.url("/metrics")).text
+    assert f'exeunt_ssf_stream_events{{state="pending",stream_id="{stream["stream_id"]}"}} 0.0' in metrics
+    from exeunt.operations import applications
+
+    idp.call(applications.remove_client(idp.provider.db, "rx"))
+    assert idp.call(stream_operations.listing(idp.provider.runtime)) == []

@@ -64,6 +64,8 @@ class LogoutTokenSender:
         """Mint a fresh logout token and POST it; what came back, in the policy's terms."""
         if client is None:
             return Answer(refused="the client is no longer registered")
+        if not client.backchannel_logout_uri:
+            return Answer(refused="the client no longer has a backchannel_logout_uri")
         if urlsplit(row.uri).scheme not in ("http", "https"):
             return Answer(refused="backchannel_logout_uri is not http or https")
         ring = await self.runtime.key_ring()

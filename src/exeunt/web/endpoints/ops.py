@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from exeunt import metrics
 from exeunt.storage import heartbeats, outbox, security_events
+from exeunt.storage import streams as stream_store
 from exeunt.storage.migrations import current_revision, head_revision
 from exeunt.web.errors import NO_STORE
 from exeunt.web.provider import Provider
@@ -78,12 +79,14 @@ async def metrics_endpoint(request: Request) -> Response:
         async with provider.db.read() as conn:
             pending, oldest = await outbox.QUEUE.backlog(conn, provider.now())
             per_stream = await security_events.counts(conn)
+            every_stream = [s.stream_id for s in await stream_store.list_all(conn)]
         metrics.outbox_pending.set(pending)
         metrics.outbox_oldest_age.set(oldest)
         metrics.ssf_stream_events.clear()  # streams deleted since the last scrape leave no series
-        for stream_id, states in per_stream.items():
-            for state, count in states.items():
-                metrics.ssf_stream_events.labels(stream_id, state).set(count)
+        for stream_id in every_stream:
+            states = per_stream.get(stream_id, {})
+            for state in ("pending", "held", "delivered", "given_up"):
+                metrics.ssf_stream_events.labels(stream_id, state).set(states.get(state, 0))
     except Exception:
         pass  # the process metrics are still worth serving
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST, headers=NO_STORE)
