@@ -58,13 +58,23 @@ def _example(name: str) -> ModuleType:
     return importlib.import_module(name)
 
 
-def _check_free(port: int, flag: str) -> None:
+def _taken(port: int) -> str | None:
+    """Why ``port`` cannot be listened on (None: it is free)."""
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError as exc:
-            raise DemoError(f"port {port} is taken ({exc.strerror}); choose another with {flag} PORT") from exc
+            return exc.strerror or str(exc)
+    return None
+
+
+def _check_free(ports: dict[str, tuple[int, str]]) -> None:
+    """Every taken port at once, each with the option that changes it."""
+    taken = [(port, flag, why) for port, flag in ports.values() if (why := _taken(port)) is not None]
+    if taken:
+        names = "; ".join(f"{port} ({why}): choose another with {flag} PORT" for port, flag, why in taken)
+        raise DemoError(f"{'a port is' if len(taken) == 1 else 'ports are'} taken: {names}")
 
 
 def _landing(urls: dict[str, str], username: str, password: str) -> Starlette:
@@ -128,8 +138,7 @@ async def run(args: argparse.Namespace) -> int:
         "billing": (args.billing_port, "--billing-port"),
         "board": (args.board_port, "--board-port"),
     }
-    for port, flag in ports.values():
-        _check_free(port, flag)
+    _check_free(ports)
     server_rp, board_server = _example("server_rp"), _example("board_server")
     urls = {
         "landing": f"http://localhost:{args.port}",

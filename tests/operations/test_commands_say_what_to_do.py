@@ -63,3 +63,39 @@ def test_seed_counts_read_as_english(tmp_path: Path) -> None:
     seed.write_text('[[users]]\nusername = "alice"\npassword = "long enough"\n')
     result = exeunt("seed", str(seed), cwd=tmp_path)
     assert result.returncode == 0 and "1 user and 0 clients written" in result.stdout
+
+
+def test_no_terminal_existing_names_and_unknown_sessions_say_what_to_do(tmp_path: Path) -> None:
+    """Issue 25, as a new operator met it: piped or `docker exec` without -t, a second add, a wrong sid."""
+    piped = exeunt("users", "add", "carol", cwd=tmp_path)  # stdin is a pipe, not a terminal
+    assert piped.returncode == 2 and "no terminal" in piped.stderr and "--password-stdin" in piped.stderr
+    assert "Traceback" not in piped.stderr
+    assert exeunt("users", "add", "carol", "--password-stdin", cwd=tmp_path, stdin="long enough\n").returncode == 0
+    twice = exeunt("users", "add", "carol", "--password-stdin", cwd=tmp_path, stdin="long enough\n")
+    assert twice.returncode == 2 and "exeunt users set-password carol" in twice.stderr
+    assert exeunt("clients", "add", "app", "--redirect-uri", CB, cwd=tmp_path).returncode == 0
+    again = exeunt("clients", "add", "app", "--redirect-uri", CB, cwd=tmp_path)
+    assert again.returncode == 2 and "exeunt clients update app" in again.stderr
+    updated = exeunt("clients", "update", "app", "--name", "The App", "--post-logout-redirect-uri", CB, cwd=tmp_path)
+    assert updated.returncode == 0 and "client_secret" not in updated.stdout  # the secret stays
+    rotated = exeunt("clients", "update", "app", "--rotate-secret", cwd=tmp_path)
+    assert rotated.returncode == 0 and "client_secret: " in rotated.stdout
+    shown = exeunt("clients", "show", "app", cwd=tmp_path).stdout
+    assert '"name": "The App"' in shown and '"registered_over_http": false' in shown
+    unknown = exeunt("sessions", "show", "nosuchsid", cwd=tmp_path)
+    assert unknown.returncode == 2 and "exeunt sessions list --all" in unknown.stderr
+    assert exeunt("deliveries", cwd=tmp_path).stdout.strip() == "no back-channel notifications yet"
+    assert exeunt("events", cwd=tmp_path).stdout.strip() == "no events yet"
+
+
+def test_the_demo_names_every_taken_port_at_once(tmp_path: Path) -> None:
+    with socket.socket() as one, socket.socket() as two:
+        one.bind(("127.0.0.1", 0))
+        two.bind(("127.0.0.1", 0))
+        one.listen(1)
+        two.listen(1)
+        ports = [one.getsockname()[1], two.getsockname()[1]]
+        answer = exeunt("demo", "--port", str(ports[0]), "--notes-port", str(ports[1]), cwd=tmp_path)
+    assert answer.returncode == 2, answer.stderr
+    assert f"{ports[0]}" in answer.stderr and "--port PORT" in answer.stderr
+    assert f"{ports[1]}" in answer.stderr and "--notes-port PORT" in answer.stderr

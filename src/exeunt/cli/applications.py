@@ -133,11 +133,15 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
     rows = on_database(
         args, delivery_operations.list_deliveries, pending=args.pending, given_up=args.given_up, client_id=args.client
     )
+    if not rows:
+        filtered = args.pending or args.given_up or args.client
+        print("no back-channel notifications match" if filtered else "no back-channel notifications yet")
+        return 0
     print("id\tclient\tstate\tattempts\tsession ended because\tcreated\tlast status/error\turi")
     for r in rows:
         last = r.last_error or (str(r.last_status) if r.last_status else "")
         print(
-            f"{r.id}\t{r.client_id}\t{r.state}\t{r.attempts}\t{r.reason}\t{r.created_at:%Y-%m-%d %H:%M:%S}\t"
+            f"{r.id}\t{r.client_id}\t{r.state}\t{r.attempts}\t{r.reason}\t{r.created_at:%Y-%m-%d %H:%M:%S} UTC\t"
             f"{last}\t{r.uri}"
         )
     return 0

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import sys
+import termios
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -71,10 +72,20 @@ def count(n: int, noun: str) -> str:
 
 
 def read_secret(prompt: str, from_stdin: bool) -> str:
+    """A password asked at the terminal (twice), or read from standard input with ``from_stdin``."""
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass(prompt)
-    if getpass.getpass("Again: ") != first:
+    if not sys.stdin.isatty():
+        raise OperatorError(
+            "no terminal to ask for the password on: use --password-stdin "
+            "(for example: printf '%s\\n' \"$PASSWORD\" | exeunt users add carol --password-stdin)"
+        )
+    try:
+        first = getpass.getpass(prompt)
+        again = getpass.getpass("Again: ")
+    except (EOFError, termios.error):
+        raise OperatorError("the password could not be read: use --password-stdin") from None
+    if again != first:
         raise OperatorError("the two entries differ")
     return first
 

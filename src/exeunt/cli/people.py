@@ -70,8 +70,8 @@ def cmd_sessions_list(args: argparse.Namespace) -> int:
     for v in views:
         s = v.session
         print(
-            f"{s.sid}\t{v.username}\t{v.state}\t{s.created_at:%Y-%m-%d %H:%M:%S}\t"
-            f"{s.last_active_at:%Y-%m-%d %H:%M:%S}\t{v.device}\t{s.ip or '-'}\t{', '.join(v.applications) or '-'}"
+            f"{s.sid}\t{v.username}\t{v.state}\t{s.created_at:%Y-%m-%d %H:%M:%S} UTC\t"
+            f"{s.last_active_at:%Y-%m-%d %H:%M:%S} UTC\t{v.device}\t{s.ip or '-'}\t{', '.join(v.applications) or '-'}"
         )
     return 0
 

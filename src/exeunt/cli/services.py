@@ -100,9 +100,10 @@ async def _banner(server: Any, config: Config) -> None:
     print(
         f"exeunt is running: issuer {config.issuer}\n"
         f"  discovery: {config.issuer}/.well-known/openid-configuration\n"
-        "  add a user:   exeunt users add alice\n"
-        "  add a client: exeunt clients add my-app --redirect-uri http://localhost:3000/callback\n"
-        "  (run them in this folder, with the same EXEUNT_* settings)",
+        "  in another terminal, in this folder, with the same EXEUNT_* settings (. .venv/bin/activate first):\n"
+        "  add a user:   exeunt users add alice --email alice@example.org\n"
+        '  add a client: exeunt clients add my-app --name "My App" --redirect-uri http://localhost:3000/callback '
+        "--post-logout-redirect-uri http://localhost:3000/",
         flush=True,
     )
 

@@ -27,7 +27,9 @@ async def add_user(
     password_hash = hash_password(password)
     async with db.write() as conn:
         if await user_store.get_by_username(conn, username) is not None:
-            raise OperatorError(f"user {username!r} exists already")
+            raise OperatorError(
+                f"user {username!r} exists already; to give them a new password: exeunt users set-password {username}"
+            )
         await user_store.add(conn, username=username, password_hash=password_hash, email=email, name=name, now=now)
 
 

@@ -28,7 +28,10 @@ async def add_client(db: Database, client: ClientRecord, secret: str | None, *, 
         client = replace(client, secret_hash=hash_client_secret(secret))
     async with db.write() as conn:
         if await client_store.get(conn, client.client_id) is not None:
-            raise OperatorError(f"client {client.client_id!r} exists already")
+            raise OperatorError(
+                f"client {client.client_id!r} exists already; to change it: exeunt clients update {client.client_id} "
+                "(--rotate-secret for a new secret)"
+            )
         await client_store.add(conn, client, now=now)
     return None if client.is_public else secret
 
@@ -46,6 +49,10 @@ async def get_client(db: Database, client_id: str) -> ClientRecord:
     return client
 
 
+# What `clients update` does not change (registration metadata, the disabled switch).
+KEPT_AS_THEY_ARE = ("application_type", "contacts", "client_uri", "logo_uri", "policy_uri", "tos_uri", "disabled")
+
+
 async def update_client(
     db: Database, client_id: str, changes: dict[str, Any], *, rotate_secret: bool = False
 ) -> tuple[ClientRecord, str | None]:
@@ -57,10 +64,11 @@ async def update_client(
         if current is None:
             raise OperatorError(f"no client {client_id!r}; see `exeunt clients list`")
         fields: dict[str, Any] = {**asdict(current), **changes}
+        kept = {name: fields.pop(name) for name in KEPT_AS_THEY_ARE}
         fields.pop("secret_hash")
         public = fields.pop("token_endpoint_auth_method") == "none"
         method = changes.get("token_endpoint_auth_method") or (None if public else current.token_endpoint_auth_method)
-        updated = build_client(**fields, public=public, token_endpoint_auth_method=method)
+        updated = replace(build_client(**fields, public=public, token_endpoint_auth_method=method), **kept)
         secret = None
         if updated.is_public:
             updated = replace(updated, secret_hash=None)

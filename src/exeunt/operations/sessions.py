@@ -72,7 +72,7 @@ async def show_session(
     async with db.read() as conn:
         session = await session_store.get(conn, sid) if is_random_id(sid) else None
         if session is None:
-            raise OperatorError(f"no session {sid!r}")
+            raise OperatorError(f"no session {sid!r}; ended ones too are listed by `exeunt sessions list --all`")
         [view] = await _views(conn, [session], now, config.session_idle_timeout)
         deliveries = await outbox.of_sid(conn, sid)
     return view, deliveries
@@ -85,7 +85,7 @@ async def end_sessions(runtime: Runtime, sids: list[str], reason: EndReason = En
         for sid in sids:
             session = await session_store.get(conn, sid) if is_random_id(sid) else None
             if session is None:
-                raise OperatorError(f"no session {sid!r}")
+                raise OperatorError(f"no session {sid!r}; ended ones too are listed by `exeunt sessions list --all`")
             if session.ended_at is not None:
                 raise OperatorError(f"session {sid} ended already ({session.ended_reason or 'ended'})")
     return Ended(await sign_out_many(runtime, sids, reason))
