@@ -26,7 +26,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import jwt
@@ -38,16 +38,25 @@ from starlette.routing import Route
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 @dataclass
 class RpState:
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)  # our cookie → id_token claims
-    sid_of_cookie: dict[str, str] = field(default_factory=dict)  # kept after sign-out: whose log to show first
+    sids_of_cookie: dict[str, list[str]] = field(default_factory=dict)  # kept after sign-out: this browser's sessions
     pending: dict[str, dict[str, str]] = field(default_factory=dict)  # state → nonce, PKCE verifier
     seen_jtis: set[str] = field(default_factory=set)
     log: list[tuple[str, str]] = field(default_factory=list)  # (sid, line)
 
     def note(self, sid: str, line: str) -> None:
         self.log.append((sid, time.strftime("%H:%M:%S ") + line))
+
+    @staticmethod
+    def sessions_ended(count: int) -> str:
+        return "no local session was open" if count == 0 else f"{count} local session{'s' if count > 1 else ''} ended"
 
     def end_sid(self, sid: str) -> int:
         ended = [cookie for cookie, claims in self.sessions.items() if claims.get("sid") == sid]
@@ -131,8 +140,9 @@ function put(id, markup) {{  // only when it changed: a button replaced every se
 async function refresh() {{
   const s = await (await fetch("/state", {{cache: "no-store"}})).json();
   const box = document.getElementById("status");
-  box.className = "status" + (s.signed_in ? "" : " out");
-  put("status", s.signed_in ? "Signed in as <b>" + s.name + "</b>" : "Signed out");
+  box.className = "status" + (s.signed_in || !s.was_signed_in ? "" : " out");
+  const out = s.was_signed_in ? "Signed out" : "Not signed in yet";
+  put("status", s.signed_in ? "Signed in as <b>" + s.name + "</b>" : out);
   document.getElementById("details").hidden = !s.signed_in;
   document.getElementById("sub").textContent = s.sub || "";
   document.getElementById("sid").textContent = s.sid || "";
@@ -149,15 +159,16 @@ refresh(); setInterval(refresh, 1000);
 
     async def state_json(self, request: Request) -> Response:
         claims = self._claims(request)
-        mine = self.state.sid_of_cookie.get(request.cookies.get(self.cookie, ""))
+        mine = set(self.state.sids_of_cookie.get(request.cookies.get(self.cookie, ""), []))
         return JSONResponse(
             {
                 "signed_in": claims is not None,
+                "was_signed_in": bool(mine),  # this browser had a session here: "signed out", not "not signed in"
                 "name": html.escape(claims.get("_name") or claims["sub"]) if claims else None,
                 "sub": claims["sub"] if claims else None,  # shown with textContent
                 "sid": claims["sid"] if claims else None,
-                "log": [html.escape(line) for sid, line in self.state.log if sid == mine],
-                "others": [html.escape(line) for sid, line in self.state.log if sid != mine],
+                "log": [html.escape(line) for sid, line in self.state.log if sid in mine],
+                "others": [html.escape(line) for sid, line in self.state.log if sid not in mine],
             },
             headers={"Cache-Control": "no-store"},
         )
@@ -211,9 +222,11 @@ refresh(); setInterval(refresh, 1000);
             return HTMLResponse("<p>Sign-in refused: nonce mismatch.</p>", status_code=400)
         claims["_id_token"] = token
         claims["_name"] = await self._name(tokens["access_token"])
+        earlier = request.cookies.get(self.cookie, "")
         cookie = secrets.token_urlsafe(24)
         self.state.sessions[cookie] = claims
-        self.state.sid_of_cookie[cookie] = claims["sid"]
+        # This browser's earlier sessions stay "this browser's" (its log, not "other sessions").
+        self.state.sids_of_cookie[cookie] = [*self.state.sids_of_cookie.pop(earlier, []), claims["sid"]]
         self.state.note(claims["sid"], f"signed in as {claims['_name'] or claims['sub']}, sid {claims['sid'][:12]}…")
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(self.cookie, cookie, httponly=True, samesite="lax")
@@ -239,7 +252,12 @@ refresh(); setInterval(refresh, 1000);
         iss, sid = request.query_params.get("iss"), request.query_params.get("sid")
         if iss == self.issuer and sid:
             ended = self.state.end_sid(sid)
-            self.state.note(sid, f"front-channel: sid {sid[:12]}… ended ({ended} local session)")
+            self.state.note(sid, f"front-channel: sid {sid[:12]}… ended ({self.state.sessions_ended(ended)})")
+            # Tell the provider's logged-out page it is done, so its line says "signed out (it
+            # confirmed)" instead of only "asked" (exeunt believes it only from this iframe, this origin).
+            origin = json.dumps(origin_of(self.issuer))
+            confirm = f'<!doctype html><script>parent.postMessage("exeunt:signed-out", {origin});</script>'
+            return HTMLResponse(confirm, headers={"Cache-Control": "no-store"})
         return Response("", headers={"Cache-Control": "no-store"})
 
     async def backchannel_logout(self, request: Request) -> Response:
@@ -258,7 +276,7 @@ refresh(); setInterval(refresh, 1000);
         reason = claims.get("exeunt_reason", "")  # why the session ended (a private claim of exeunt)
         self.state.note(
             claims["sid"],
-            f"back-channel: logout token for sid {claims['sid'][:12]}… ({ended} local session ended)"
+            f"back-channel: logout token for sid {claims['sid'][:12]}… ({self.state.sessions_ended(ended)})"
             + (f", because: {reason}" if reason else ""),
         )
         return Response("", headers={"Cache-Control": "no-store"})

@@ -99,7 +99,7 @@ def tour(chrome: Browser, urls: dict[str, str], user: str, password: str, shots:
     look.route(re.compile(r".*/logout/continue/.*"), lambda route: route.fulfill(status=204))  # stays put
     # "commit", not "domcontentloaded": the page may start its own (blocked) redirect before that event.
     look.goto(done.value.url, wait_until="commit")
-    expect(look.locator("li", has_text="Notes").locator("[data-status]")).to_have_text("signed out")
+    expect(look.locator("li", has_text="Notes").locator("[data-status]")).to_have_text("signed out (it confirmed)")
     expect(look.locator("li", has_text="Billing").locator("[data-status]")).to_have_text("signed out")
     expect(look.locator("#continue")).to_have_text("Continue to Notes")
     look.screenshot(path=str(shots / "demo-logged-out.png"))

@@ -27,6 +27,7 @@ class Runtime:
         self._ring_loaded = clock.monotonic()
         self._ring_lock = asyncio.Lock()
         self._outbox_listeners: list[Callable[[], None]] = []
+        self._outcome_listeners: list[Callable[[], None]] = []
 
     @classmethod
     async def start(cls, config: Config, clock: Clock = SYSTEM) -> Runtime:
@@ -77,6 +78,16 @@ class Runtime:
 
     def outbox_changed(self) -> None:
         for callback in list(self._outbox_listeners):
+            callback()
+
+    def on_outcomes(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` whenever this process's worker has recorded delivery outcomes (a browser
+        waiting for its application's logout token goes on at once); returns the unsubscribe function."""
+        self._outcome_listeners.append(callback)
+        return lambda: self._outcome_listeners.remove(callback)
+
+    def outcomes_recorded(self) -> None:
+        for callback in list(self._outcome_listeners):
             callback()
 
     async def close(self) -> None:

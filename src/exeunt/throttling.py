@@ -38,6 +38,7 @@ ACCOUNT = Limit(free=20, cap=900)  # one account from many addresses: a distribu
 ADDRESS = Limit(free=50, cap=900)  # one address, many accounts: spraying (generous: NAT, offices)
 CLIENT_PAIR = Limit(free=10, cap=900)  # a client secret from one address
 CLIENT = Limit(free=50, cap=900)
+DEVICE = Limit(free=5, cap=900)  # a browser that signed in to the account before: its own failures only
 REGISTRATION = Limit(free=20, cap=3600)  # wrong registration tokens, and open registrations, from one address
 
 
@@ -53,6 +54,23 @@ def sign_in_keys(username: str, address: str) -> list[tuple[str, Limit]]:
         (f"pw-account:{_digest(account)}", ACCOUNT),
         (f"pw-address:{_digest(address)}", ADDRESS),
     ]
+
+
+def account_of(username: str) -> str:
+    """What a device cookie names: the account, hashed (the cookie holds no name)."""
+    return _digest("account", username.strip().lower())
+
+
+def account_key(username: str) -> str:
+    """The account's own counter (failures from anywhere): what the person is shown as guessing."""
+    return sign_in_keys(username, "")[1][0]
+
+
+def device_keys(nonce: str) -> list[tuple[str, Limit]]:
+    """Keys an attempt from a trusted browser (a valid device cookie for the account) counts against:
+    its own, and nothing else, so strangers guessing at the account never lock its owner's browser
+    (OWASP "Slow down online guessing attacks with device cookies")."""
+    return [(f"pw-device:{_digest(nonce)}", DEVICE)]
 
 
 def client_keys(client_id: str, address: str) -> list[tuple[str, Limit]]:

@@ -3,19 +3,32 @@
 // loaded (and the initiating client's back-channel delivery is done), or the wait has passed.
 // The target is the provider's /logout/continue/{id}, which itself waits for that delivery before
 // its 303 to post_logout_redirect_uri, so the order holds for browsers without script too.
+//
+// The words say only what exeunt knows.  A front-channel iframe that loaded means exeunt *asked*
+// the application; only when the application's page confirms (postMessage "exeunt:signed-out" to
+// the provider's origin, see the README) does the line say it signed out.  A back-channel line says
+// "signed out" after a 2xx answer, "will be told" while retrying, "could not be told" once given up.
+// The list is aria-live, so each change is read out; the page stays for data-show-ms (a short,
+// documented pause) so a person can read it, and moves on at once only when it shows nothing.
 (function () {
   "use strict";
   var list = document.getElementById("progress");
   var frames = document.getElementById("frames");
-  var target = list ? list.dataset.target : (document.getElementById("continue") || {}).href;
+  var button = document.getElementById("continue");
+  var target = list ? list.dataset.target : (button || {}).href;
   var waitMs = list ? parseInt(list.dataset.waitMs, 10) || 0 : 0;
+  var showMs = button ? parseInt(button.dataset.showMs, 10) || 0 : 0;
   var initiator = list ? list.dataset.initiator : null;
   var pendingFrames = 0;
   var initiatorPending = false;
   var left = false;
+  var shownLongEnough = showMs === 0;
+  var heading = document.getElementById("heading");
+  if (heading) heading.focus();  // the page changed: start reading here
 
   function setStatus(item, text, cls) {
     var s = item.querySelector("[data-status]");
+    if (s.textContent === text) return;
     s.textContent = text;
     s.className = "status " + (cls || "");
   }
@@ -27,21 +40,33 @@
   }
 
   function maybeLeave() {
-    if (pendingFrames === 0 && !initiatorPending) leave();
+    if (shownLongEnough && pendingFrames === 0 && !initiatorPending) leave();
   }
 
   if (list) {
+    var byWindow = [];
     list.querySelectorAll("li[data-frame-src]").forEach(function (item) {
       var frame = document.createElement("iframe");
       frame.title = "Signing out";
       pendingFrames += 1;
       frame.addEventListener("load", function () {
-        setStatus(item, "signed out", "done");
+        if (!item.dataset.confirmed) setStatus(item, "asked to sign you out", "asked");
         pendingFrames -= 1;
         maybeLeave();
       });
       frame.src = item.dataset.frameSrc;
       frames.appendChild(frame);
+      byWindow.push({ frame: frame, item: item });
+    });
+    // An application's front-channel page may confirm: parent.postMessage("exeunt:signed-out", provider origin).
+    window.addEventListener("message", function (event) {
+      if (event.data !== "exeunt:signed-out") return;
+      byWindow.forEach(function (entry) {
+        if (entry.frame.contentWindow === event.source && event.origin === entry.item.dataset.origin) {
+          entry.item.dataset.confirmed = "1";
+          setStatus(entry.item, "signed out (it confirmed)", "done");
+        }
+      });
     });
 
     var backchannel = list.querySelectorAll("li[data-backchannel]");
@@ -49,7 +74,12 @@
       if (item.dataset.backchannel === initiator) initiatorPending = true;
     });
     if (backchannel.length && list.dataset.signout) {
-      var labels = { delivered: "signed out", given_up: "could not be told", retrying: "retrying…", pending: "notifying…" };
+      var labels = {
+        delivered: ["signed out", "done"],
+        given_up: ["could not be told", "failed"],
+        retrying: ["not answering yet; it will be told", ""],
+        pending: ["telling it…", ""]
+      };
       var poll = function () {
         fetch("/logout/status/" + encodeURIComponent(list.dataset.signout), { credentials: "omit" })
           .then(function (r) { return r.ok ? r.json() : null; })
@@ -58,7 +88,9 @@
             var open = false;
             backchannel.forEach(function (item) {
               var state = body.backchannel[item.dataset.backchannel] || "pending";
-              setStatus(item, labels[state] || state, state === "delivered" ? "done" : state === "given_up" ? "failed" : "");
+              var label = labels[state] || [state, ""];
+              setStatus(item, label[0], label[1]);
+              if (state === "given_up") document.getElementById("given-up-help").hidden = false;
               if (state === "pending" || state === "retrying") open = true;
               if (item.dataset.backchannel === initiator && (state === "delivered" || state === "given_up")) {
                 initiatorPending = false;
@@ -72,8 +104,9 @@
       poll();
     }
   }
+  if (!shownLongEnough) window.setTimeout(function () { shownLongEnough = true; maybeLeave(); }, showMs);
   if (target) {
-    window.setTimeout(leave, waitMs);
+    window.setTimeout(function () { shownLongEnough = true; leave(); }, Math.max(waitMs, showMs));
     maybeLeave();
   }
 })();

@@ -94,15 +94,21 @@ def test_confirmed_sign_out_reaches_every_front_channel_client_before_the_post_l
 def test_logged_out_page_shows_each_client_confirmed(
     idp_sqlite: Idp, context: BrowserContext, rps: tuple[RecordingRp, RecordingRp], artifacts: Path
 ) -> None:
+    """The words say only what exeunt knows: an application whose front-channel page confirms is
+    "signed out (it confirmed)"; one whose iframe merely loaded was "asked"."""
     notes, billing = rps
+    notes.state.confirm_frontchannel = True
     page = context.new_page()
     sign_in_at(page, notes, password_needed=True)
     sign_in_at(page, billing, password_needed=False)
     page.goto(idp_sqlite.url("/logout"))  # signing out at the provider: no redirect afterwards
     page.click("#sign-out")
     expect(page.locator("h1")).to_have_text("You are signed out")
-    for name in ("Notes", "Billing"):
-        expect(page.locator("li", has_text=name).locator("[data-status]")).to_have_text("signed out")
+    expect(page.locator("h1")).to_be_focused()
+    expect(page.locator("#progress")).to_have_attribute("aria-live", "polite")
+    notes_line = page.locator("li", has_text="Notes").locator("[data-status]")
+    expect(notes_line).to_have_text("signed out (it confirmed)")
+    expect(page.locator("li", has_text="Billing").locator("[data-status]")).to_have_text("asked to sign you out")
     page.screenshot(path=str(artifacts / "logged-out.png"))
     assert len(notes.events("frontchannel")) == len(billing.events("frontchannel")) == 1
 
@@ -178,7 +184,7 @@ def test_oidc_client_ts_session_monitor_notices_a_sign_out_in_another_tab(
     try:
         app = context.new_page()
         app.goto(spa.base + "/index.html")
-        expect(app.locator("#status")).to_have_text("Signed out")
+        expect(app.locator("#status")).to_have_text("Not signed in yet")  # not "Signed out": nobody was
         app.click("#login")
         app.fill("#username", "alice")
         app.fill("#password", PASSWORD)

@@ -28,7 +28,7 @@ def test_the_way_back_to_the_application_waits_for_its_logout_token_even_without
     _, answer = sign_out(browser, client_id="notes", post_logout_redirect_uri=notes.base + "/bye", state="s1")
     done = browser.http.get(idp.url(answer.headers["location"]))
     assert ">Continue to Notes</a>" in done.text
-    assert "You go back to Notes as soon as" in done.text and "in at most 5 seconds" in done.text
+    assert "You go back to Notes once" in done.text and "at most 5 seconds" in done.text
     assert "Quiet will notice that you signed out" in done.text
     assert "front-" not in done.text and "back-channel" not in done.text  # no jargon for people
     # A browser without script (or any HTTP client) follows the link at once: it must not arrive first.

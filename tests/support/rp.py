@@ -44,6 +44,7 @@ class RpState:
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)  # our cookie → claims
     mode: str = "200"
     calls: int = 0
+    confirm_frontchannel: bool = False  # answer the front-channel iframe with the postMessage confirmation
 
     def record(self, kind: str, **data: Any) -> None:
         with self.lock:
@@ -192,6 +193,10 @@ class RecordingRp:
             sid = request.query_params.get("sid")
             for key in [k for k, v in state.sessions.items() if v["sid"] == sid]:
                 del state.sessions[key]
+            if state.confirm_frontchannel:
+                origin = "http://" + rp.issuer.split("://", 1)[1].split("/", 1)[0]
+                body = f'<script>parent.postMessage("exeunt:signed-out", "{origin}");</script>'
+                return HTMLResponse(body, headers={"Cache-Control": "no-store"})
             return Response("", headers={"Cache-Control": "no-store"})
 
         async def backchannel(request: Request) -> Response:

@@ -102,7 +102,7 @@ def _forged(kind: str) -> str:
 def test_a_hint_we_did_not_issue_is_refused_and_nothing_of_it_is_used(kind: str) -> None:
     req = check({"id_token_hint": _forged(kind), "post_logout_redirect_uri": "https://notes.example/bye"})
     assert req.problem is not None and req.problem.startswith("id_token_hint invalid")
-    assert req == LogoutRequest(problem=req.problem)  # RIL §4: information that failed validation is not used
+    assert req == LogoutRequest(problem=req.problem, plainly=req.plainly)  # RIL §4: nothing of it is used
 
 
 @pytest.mark.parametrize(

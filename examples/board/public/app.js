@@ -28,12 +28,18 @@
 
   function note(text) {
     var li = document.createElement("li");
-    li.textContent = new Date().toLocaleTimeString() + " " + text;
+    // 24-hour time, as Notes and Billing write it
+    li.textContent = new Date().toLocaleTimeString([], { hour12: false }) + " " + text;
     log.appendChild(li);
   }
-  function show(user) {
-    status.className = "status" + (user ? "" : " out");
-    status.textContent = user ? "Signed in as " + (user.profile.name || user.profile.sub) : "Signed out";
+  // "Signed out" (pink) only once this browser was signed in here; before that, "Not signed in yet".
+  function show(user, ended) {
+    if (user) sessionStorage.setItem("board:was-signed-in", "1");
+    var wasSignedIn = ended || sessionStorage.getItem("board:was-signed-in") === "1";
+    status.className = "status" + (user || !wasSignedIn ? "" : " out");
+    status.textContent = user
+      ? "Signed in as " + (user.profile.name || user.profile.sub)
+      : wasSignedIn ? "Signed out" : "Not signed in yet";
     document.getElementById("sub").textContent = user ? user.profile.sub : "";
     document.getElementById("sid").textContent = user ? user.profile.sid : "";
     details.hidden = !user;
@@ -43,7 +49,7 @@
 
   mgr.events.addUserSignedOut(function () {
     note("userSignedOut: the provider's session ended");
-    mgr.removeUser().then(function () { show(null); });
+    mgr.removeUser().then(function () { show(null, true); });
   });
   mgr.events.addUserSessionChanged(function () { note("userSessionChanged"); });
   login.addEventListener("click", function () { mgr.signinRedirect(); });

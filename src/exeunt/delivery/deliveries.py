@@ -190,6 +190,7 @@ class Deliveries:
         try:
             async with self.host.database_time(), self.host.runtime.db.write() as conn:
                 await self.queue.record_outcomes(conn, self.host.owner, batch)
+            self.host.runtime.outcomes_recorded()
         except Exception:
             log.exception("could not record %d delivery outcomes; will try again", len(batch))
             self._results = batch + self._results

@@ -27,7 +27,8 @@ class LogoutRequest:
     state: str | None = None
     hint_sid: str | None = None
     hint_sub: str | None = None
-    problem: str | None = None
+    problem: str | None = None  # for developers: the rule broken (shown collapsed, and logged)
+    plainly: str | None = None  # for the person: what happened, in plain words
 
     def redirect_target(self) -> str | None:
         """RIL §3: the validated post-logout URI with ``state`` (and nothing else) added."""
@@ -40,8 +41,11 @@ class LogoutRequest:
         return self.hint_sid == sid and self.hint_sub == sub
 
 
-def refused(message: str) -> LogoutRequest:
-    return LogoutRequest(problem=message)
+UNUSABLE = "The application sent a sign-out request exeunt cannot use."
+
+
+def refused(message: str, plainly: str = UNUSABLE) -> LogoutRequest:
+    return LogoutRequest(problem=message, plainly=plainly)
 
 
 def _check_hint(raw: str, ring: KeyRing, issuer: str, now: datetime) -> HintClaims:
@@ -65,10 +69,15 @@ async def validate_logout_request(
         try:
             hint = _check_hint(raw_hint, ring, issuer, now)
         except HintInvalid as exc:
-            return refused(f"id_token_hint invalid: {exc}.")
+            return refused(
+                f"id_token_hint invalid: {exc}.", "The application sent a sign-out request exeunt cannot check."
+            )
         client = await lookup(hint.client_id)
         if client is None:
-            return refused("id_token_hint invalid: the application it was issued to is no longer registered.")
+            return refused(
+                "id_token_hint invalid: the application it was issued to is no longer registered.",
+                "The application that sent you here is no longer registered.",
+            )
     client_id = params.get("client_id")
     if client_id is not None:
         if hint is not None and client_id != hint.client_id:
@@ -77,18 +86,25 @@ async def validate_logout_request(
         if client is None:
             client = await lookup(client_id) if is_client_id(client_id) else None
             if client is None:
-                return refused("client_id is not a registered application.")
+                return refused(
+                    "client_id is not a registered application.",
+                    "The application that sent you here is not known here.",
+                )
     redirect = params.get("post_logout_redirect_uri")
     if redirect is not None:
         if client is None:
             # RIL §3: without id_token_hint (or client_id) the target cannot be confirmed as legitimate.
             return refused(
                 "post_logout_redirect_uri was sent without id_token_hint or client_id, so exeunt "
-                "cannot tell which application it belongs to."
+                "cannot tell which application it belongs to.",
+                "An application asked to send you to an address without saying which application it is.",
             )
         if redirect not in client.post_logout_redirect_uris:
             # RIL §3: the OP MUST NOT perform post-logout redirection unless it exactly matches.
-            return refused(f"post_logout_redirect_uri not registered for {client.name}.")
+            return refused(
+                f"post_logout_redirect_uri not registered for {client.name}.",
+                "This application asked to send you to an address it never registered.",
+            )
     return LogoutRequest(
         client_id=client.client_id if client else None,
         client_name=client.name if client else None,

@@ -215,7 +215,7 @@ def create_app(
         middleware=[
             Middleware(AccessLog),
             Middleware(SecurityHeaders),
-            Middleware(TrustedHost, hosts=allowed_hosts(config), exempt_paths=frozenset(OPS_PATHS)),
+            Middleware(TrustedHost, hosts=allowed_hosts(config), exempt_paths=frozenset(OPS_PATHS), home=config.issuer),
             Middleware(
                 Cors,
                 public_paths={"/.well-known/openid-configuration", PATHS["jwks_uri"]},

@@ -1,8 +1,11 @@
-"""The two cookies of the provider's origin.
+"""The cookies of the provider's origin.
 
 * ``exeunt_session`` names the SSO session: the signed ``sid`` (itsdangerous), ``HttpOnly``,
   ``SameSite=Lax``, ``Path=/``, ``Secure`` when the issuer is https.  Possession alone proves
   nothing: the session row must still be live.
+* ``exeunt_device`` (signed, ``HttpOnly``): this browser signed in to an account before (a hash
+  of the account and a nonce); its wrong passwords count against itself only, so strangers
+  guessing at the account cannot lock it out.
 * ``exeunt_bs`` is the Session Management browser state: random, readable by script (the
   check_session iframe hashes it), identifies nobody, changed on sign-in and sign-out and never
   deleted, so that "no cookie visible" (third-party storage blocked) differs from "signed out".
@@ -20,6 +23,8 @@ from exeunt.security import new_token
 SESSION_COOKIE = "exeunt_session"
 BROWSER_STATE_COOKIE = "exeunt_bs"
 LOGIN_COOKIE = "exeunt_login"
+DEVICE_COOKIE = "exeunt_device"
+DEVICE_MAX_AGE = 400 * 24 * 3600
 BROWSER_STATE_MAX_AGE = 400 * 24 * 3600  # the longest lifetime browsers allow
 
 
@@ -27,6 +32,7 @@ class Cookies:
     def __init__(self, config: Config, secret_key: str) -> None:
         self.secure = config.secure_cookies
         self._signer = URLSafeSerializer(secret_key, salt="exeunt.session")
+        self._device_signer = URLSafeSerializer(secret_key, salt="exeunt.device")
 
     # -- the SSO session ---------------------------------------------------------------
     def read_sid(self, request: Request) -> str | None:
@@ -82,3 +88,30 @@ class Cookies:
 
     def set_login_binding(self, response: Response, value: str) -> None:
         response.set_cookie(LOGIN_COOKIE, value, path="/", httponly=True, samesite="lax", secure=self.secure)
+
+    # -- the device cookie: a browser that signed in to an account before ----------------
+    def read_device(self, request: Request) -> tuple[str, str] | None:
+        """(account digest, nonce) of a correctly signed device cookie, or None."""
+        raw = request.cookies.get(DEVICE_COOKIE)
+        if not raw:
+            return None
+        try:
+            value = self._device_signer.loads(raw)
+        except BadSignature:
+            return None
+        if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+            return None
+        return value[0], value[1]
+
+    def set_device(self, response: Response, account: str) -> None:
+        """A fresh device cookie for ``account`` (a new nonce on every sign-in), HttpOnly, long-lived."""
+        value = str(self._device_signer.dumps([account, new_token(16)]))
+        response.set_cookie(
+            DEVICE_COOKIE,
+            value,
+            max_age=DEVICE_MAX_AGE,
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=self.secure,
+        )

@@ -222,18 +222,20 @@ class TrustedHost:
     builds comes from the issuer, and a forged ``Host`` gets a 400 instead of a redirect elsewhere.
     Health and metrics paths answer any host (probes use the container's address)."""
 
-    def __init__(self, app: ASGIApp, *, hosts: frozenset[str], exempt_paths: frozenset[str]) -> None:
+    def __init__(self, app: ASGIApp, *, hosts: frozenset[str], exempt_paths: frozenset[str], home: str = "") -> None:
         self.app = app
         self.hosts = hosts
         self.exempt_paths = exempt_paths
+        self.home = home  # the issuer, named in the refusal so a person knows where to go instead
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.exempt_paths:
             await self.app(scope, receive, send)
             return
         if host_name(Headers(scope=scope).get("host", "")) not in self.hosts:
+            where = f" It answers at {self.home}/ (open that address instead)." if self.home else ""
             response = PlainTextResponse(
-                "This server does not answer for that host name.\n",
+                f"This server does not answer for that host name.{where}\n",
                 status_code=400,
                 headers={"Cache-Control": "no-store"},
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from datetime import datetime
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -20,8 +21,11 @@ from exeunt.operations import accounts
 from exeunt.security import verify_password
 from exeunt.signout import sign_out, sign_out_user
 from exeunt.storage import sessions as session_store
+from exeunt.storage import throttle as throttle_store
 from exeunt.storage import users as user_store
+from exeunt.storage.database import Connection
 from exeunt.storage.sessions import SessionRecord
+from exeunt.throttling import WINDOW, account_key
 from exeunt.web.errors import NO_STORE, error_page
 from exeunt.web.own_forms import read_own_form
 from exeunt.web.provider import Provider
@@ -64,6 +68,8 @@ async def _render_sessions(provider: Provider, request: Request, current: Sessio
                     "applications": [c.name for c in await session_store.participants(conn, s.sid)],
                 }
             )
+        user = await user_store.get(conn, current.user_id)
+        guessed = await _guessed(conn, user.username, now) if user else None
     rows.sort(key=lambda r: not r["current"])
     messages = {
         "one": "That device is signed out, and its applications are being told.",
@@ -77,9 +83,19 @@ async def _render_sessions(provider: Provider, request: Request, current: Sessio
             "others": any(not r["current"] for r in rows),
             "csrf": provider.csrf("account", current.sid),
             "message": messages.get(done or ""),
+            "guessed": guessed,
         },
         headers=NO_STORE,
     )
+
+
+async def _guessed(conn: Connection, username: str, now: datetime) -> dict[str, object] | None:
+    """How often the account was guessed at (wrong passwords from anywhere) in the last hour."""
+    key = account_key(username)
+    counter = (await throttle_store.read(conn, [key])).get(key)
+    if counter is None or now - counter.last_failure_at >= WINDOW:
+        return None
+    return {"failures": counter.failures, "last": _when(counter.last_failure_at)}
 
 
 async def _own_post(request: Request) -> tuple[Provider, SessionRecord, dict[str, str]] | Response:

@@ -10,6 +10,7 @@ the top-level GET brings the cookie, and the person sees the question for their 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import asdict
 from functools import partial
@@ -39,6 +40,10 @@ from exeunt.web.provider import Provider
 log = logging.getLogger("exeunt.signout")
 
 PENDING_MAX_AGE = 3600
+# How long the logged-out page stays at least, when it has progress to show: long enough to read
+# "You are signed out" and which applications were told (a screen reader announces them); a page
+# with nothing to show moves on at once.  The "Continue" button is there all the while.
+SHOW_SECONDS = 3.0
 CONTINUE_POLL = 0.05  # seconds between looks at the initiating client's delivery
 
 
@@ -105,7 +110,7 @@ async def end_session_endpoint(request: Request) -> Response:
             return provider.templates.TemplateResponse(
                 request,
                 "logout_confirm.html",
-                {"problem": req.problem, "apps": [], "session": None},
+                {"problem": req.problem, "plainly": req.plainly, "apps": [], "session": None},
                 status_code=400,
                 headers=NO_STORE,
             )
@@ -120,6 +125,7 @@ async def end_session_endpoint(request: Request) -> Response:
             "session": session,
             "apps": apps,
             "problem": req.problem,
+            "plainly": req.plainly,
             "client_name": req.client_name,
             "csrf": provider.csrf("logout", session.sid),
             "pending": _dump(provider, req),
@@ -202,7 +208,7 @@ async def logged_out(request: Request) -> Response:
     if signout is None:
         return _nothing_to_sign_out(provider, request, LogoutRequest())
     frames = [
-        {"client_id": p.client_id, "name": p.name, "src": p.frontchannel_url}
+        {"client_id": p.client_id, "name": p.name, "src": p.frontchannel_url, "origin": safe_origin(p.frontchannel_url)}
         for p in signout.participants
         if p.frontchannel_url
     ]
@@ -236,6 +242,8 @@ async def logged_out(request: Request) -> Response:
             "already": False,
             "wait_ms": int(provider.config.logout_wait * 1000),
             "wait_s": f"{provider.config.logout_wait:g}",
+            "show_ms": int(SHOW_SECONDS * 1000),
+            "show_s": f"{SHOW_SECONDS:g}",
             "signout_id": signout.id,
             "initiator": signout.initiating_client_id,
             "initiator_name": initiator.name if initiator else None,
@@ -280,11 +288,20 @@ async def _await_delivery(provider: Provider, signout: SignoutRecord, client_id:
     budget = min(provider.config.logout_wait - waited, provider.config.request_timeout - 1)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + budget
-    while True:
-        async with provider.db.read() as conn:
-            states = {d.client_id: d.state for d in await outbox.of_signout(conn, signout.id)}
-        if states.get(client_id) in (None, DeliveryState.DELIVERED, DeliveryState.GIVEN_UP):
-            return
-        if loop.time() + CONTINUE_POLL > deadline:
-            return
-        await asyncio.sleep(CONTINUE_POLL)
+    recorded = asyncio.Event()  # this process's worker recorded outcomes: look at once
+    unsubscribe = provider.runtime.on_outcomes(recorded.set)
+    try:
+        while True:
+            recorded.clear()
+            async with provider.db.read() as conn:
+                states = {d.client_id: d.state for d in await outbox.of_signout(conn, signout.id)}
+            if states.get(client_id) in (None, DeliveryState.DELIVERED, DeliveryState.GIVEN_UP):
+                return
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            # A worker in another process records without telling this one: look again now and then.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(recorded.wait(), min(left, CONTINUE_POLL))
+    finally:
+        unsubscribe()

@@ -18,7 +18,7 @@ from exeunt.signout import signing_out
 from exeunt.storage import sessions as session_store
 from exeunt.storage import throttle as throttle_store
 from exeunt.storage import users as user_store
-from exeunt.throttling import ADDRESS, sign_in_keys
+from exeunt.throttling import ADDRESS, account_of, device_keys, sign_in_keys
 from exeunt.web.authorization_response import error_redirect, issue_code
 from exeunt.web.errors import NO_STORE, error_page
 from exeunt.web.guessing import address_of, count_failure, locked_for, wait_message
@@ -84,7 +84,12 @@ async def login_submit(request: Request) -> Response:
         return render_login(
             provider, request, params=pending, status=401, client_name=client_name, message=BAD_CREDENTIALS
         )
-    guesses = sign_in_keys(username, address_of(request))
+    account = account_of(username)
+    device = provider.cookies.read_device(request)
+    trusted = device is not None and device[0] == account
+    # A browser that signed in to this account before counts only its own failures; any other
+    # counts against the account, the account from this address, and the address.
+    guesses = device_keys(device[1]) if trusted and device else sign_in_keys(username, address_of(request))
     async with provider.db.read() as conn:
         wait = await locked_for(provider, conn, guesses, "password")
         user = await user_store.get_by_username(conn, username) if not wait else None
@@ -127,6 +132,8 @@ async def login_submit(request: Request) -> Response:
     async with signing_out(provider.runtime) as tx:
         if old_sid is not None:
             await tx.end(old_sid, EndReason.REPLACED)
+        # A success clears this browser's failures; the account's own only when the attempt counted
+        # there (a trusted browser's success must not hand strangers new free guesses).
         await throttle_store.clear(tx.conn, [key for key, limit in guesses if limit is not ADDRESS])
         session = await session_store.create(
             tx.conn,
@@ -144,6 +151,7 @@ async def login_submit(request: Request) -> Response:
             response = RedirectResponse("/", status_code=303, headers=NO_STORE)
     provider.cookies.set_session(response, session.sid)
     provider.cookies.set_browser_state(response, browser_state)
+    provider.cookies.set_device(response, account)
     log.info("sign-in succeeded")
     metrics.signins.labels("success").inc()
     return response
