@@ -4,6 +4,7 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    EXEUNT_PORT=8000 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
@@ -21,7 +22,9 @@ WORKDIR /data
 USER 10001
 EXPOSE 8000
 
+# One check for both roles: the provider answers /healthz on EXEUNT_PORT; a worker container (no
+# server listening) has written its heartbeat in the last 30 s.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
     CMD ["exeunt", "healthcheck"]
 
-CMD ["exeunt", "serve", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["exeunt", "serve", "--host", "0.0.0.0"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import getpass
 import sys
 import termios
@@ -22,9 +23,10 @@ T = TypeVar("T")
 def config_of(args: argparse.Namespace) -> Config:
     """The EXEUNT_* settings; the issuer defaults to where ``serve`` listens."""
     host = getattr(args, "host", "127.0.0.1")
-    port = getattr(args, "port", 8000)
+    port = getattr(args, "port", None)  # --port, else EXEUNT_PORT (8000)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    return load_config(default_issuer=f"http://{shown_host}:{port}")
+    config = load_config(default_issuer=f"http://{shown_host}:{port or '{port}'}")
+    return dataclasses.replace(config, port=port) if port else config
 
 
 def on_database(args: argparse.Namespace, action: Callable[..., Awaitable[T]], *params: Any, **options: Any) -> T:

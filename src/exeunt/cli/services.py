@@ -37,8 +37,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     config = config_of(args)
     logs.setup(config.log_level, config.log_format)
-    _check_port_free(args.host, args.port)
-    _warn_about_issuer_port(config.issuer, args.port)
+    _check_port_free(args.host, config.port)
+    _warn_about_issuer_port(config.issuer, config.port)
 
     async def run() -> int:
         db = await startup.prepare_database(config)
@@ -51,7 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 await seed_db.dispose()
             print(f"seed file {config.seed_file}: {count(users, 'user')} and {count(clients, 'client')} written")
         app = create_app(config, run_worker=not args.no_worker)
-        server = serving.server(app, host=args.host, port=args.port, config=config)
+        server = serving.server(app, host=args.host, port=config.port, config=config)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, server.handle_exit, signum, None)
@@ -156,33 +156,37 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_healthcheck(args: argparse.Namespace) -> int:
-    """For container health checks: the local server answers /healthz, or (--worker) a delivery
-    worker on this host wrote its heartbeat in the last 30 seconds."""
-    if args.worker:
-        import socket
-
-        alive = on_database(args, delivery_operations.worker_alive, host=socket.gethostname(), now=SYSTEM.now())
-        print("worker alive" if alive else "no worker heartbeat on this host in 30 s")
-        return 0 if alive else 1
+    """For container health checks, one command for both roles: the local server answers /healthz
+    (on --port, else EXEUNT_PORT); where no server listens at all, a delivery worker on this host
+    wrote its heartbeat in the last 30 seconds.  --worker asks only the latter."""
     import urllib.error
     import urllib.request
 
-    url = (args.url or f"http://127.0.0.1:{args.port}").rstrip("/") + "/healthz"
-    try:
-        with urllib.request.urlopen(url, timeout=3) as response:
-            healthy, reason = response.status == 200, f"HTTP {response.status}"
-    except urllib.error.HTTPError as exc:
-        healthy, reason = False, f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError) as exc:
-        healthy, reason = False, str(getattr(exc, "reason", exc))
-    print(f"healthy: {url}" if healthy else f"unhealthy: {url}: {reason}")
-    return 0 if healthy else 1
+    if not args.worker:
+        url = (args.url or f"http://127.0.0.1:{config_of(args).port}").rstrip("/") + "/healthz"
+        listening = True
+        try:
+            with urllib.request.urlopen(url, timeout=3) as response:
+                healthy, reason = response.status == 200, f"HTTP {response.status}"
+        except urllib.error.HTTPError as exc:
+            healthy, reason = False, f"HTTP {exc.code}"
+        except (urllib.error.URLError, OSError) as exc:
+            healthy, reason = False, str(getattr(exc, "reason", exc))
+            listening = not isinstance(getattr(exc, "reason", exc), ConnectionRefusedError)
+        if listening or args.url:
+            print(f"healthy: {url}" if healthy else f"unhealthy: {url}: {reason}")
+            return 0 if healthy else 1
+    import socket
+
+    alive = on_database(args, delivery_operations.worker_alive, host=socket.gethostname(), now=SYSTEM.now())
+    print("worker alive" if alive else "no server on this host, and no worker heartbeat on it in 30 s")
+    return 0 if alive else 1
 
 
 def add_parsers(sub: Subparsers) -> None:
     serve = sub.add_parser("serve", help="run the provider")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument("--port", type=int, help="port to listen on (default EXEUNT_PORT, 8000)")
     serve.add_argument(
         "--no-worker", action="store_true", help="deliver back-channel tokens in `exeunt worker` instead"
     )
@@ -198,6 +202,6 @@ def add_parsers(sub: Subparsers) -> None:
 
     health = sub.add_parser("healthcheck", help="exit 0 when the local server (or worker) is healthy")
     health.add_argument("--url", help="the server's base URL (default: http://127.0.0.1:PORT)")
-    health.add_argument("--port", type=int, default=8000, help="the local server's port (default 8000)")
-    health.add_argument("--worker", action="store_true", help="check this host's delivery worker instead")
+    health.add_argument("--port", type=int, help="the local server's port (default EXEUNT_PORT, 8000)")
+    health.add_argument("--worker", action="store_true", help="check only this host's delivery worker")
     health.set_defaults(func=cmd_healthcheck, read_only=True)

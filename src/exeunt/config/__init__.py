@@ -61,6 +61,7 @@ class Config:
     db_statement_timeout: float
     request_timeout: float
     http_header_timeout: float
+    port: int
     http_max_connections: int
     worker_nice: int
     worker_backlog_share: int
@@ -83,7 +84,7 @@ class Config:
         return self.issuer + path
 
 
-def load_config(environ: Mapping[str, str] | None = None, *, default_issuer: str = "http://127.0.0.1:8000") -> Config:
+def load_config(environ: Mapping[str, str] | None = None, *, default_issuer: str = "http://127.0.0.1:{port}") -> Config:
     """Build a ``Config`` from ``environ`` (default ``os.environ``), raising ``ConfigError`` on the first bad value."""
     env = os.environ if environ is None else environ
     env = _renamed(env)
@@ -98,7 +99,7 @@ def load_config(environ: Mapping[str, str] | None = None, *, default_issuer: str
         raw = env.get(setting.name)
         values[setting.field] = _default(setting) if raw is None or raw == "" else setting.parse(setting.name, raw)
     if values["issuer"] is None:
-        values["issuer"] = default_issuer.rstrip("/")
+        values["issuer"] = default_issuer.replace("{port}", str(values["port"])).rstrip("/")
     if values["backchannel_allow_private"] is None:
         values["backchannel_allow_private"] = is_loopback_host(urlsplit(values["issuer"]).hostname or "")
     return Config(**values)

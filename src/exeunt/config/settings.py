@@ -218,6 +218,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds a client may take to send a request's line and headers before the connection is closed.",
     ),
     Setting(
+        "EXEUNT_PORT",
+        "port",
+        8000,
+        whole(1, 65535),
+        "The port `exeunt serve` listens on (unless --port says otherwise), and the one `exeunt healthcheck` "
+        "probes: set it once, in a container's environment, and both follow.",
+    ),
+    Setting(
         "EXEUNT_HTTP_MAX_CONNECTIONS",
         "http_max_connections",
         1000,
