@@ -12,23 +12,13 @@ import pytest
 
 from tests.support.cli import exeunt
 from tests.support.databases import PostgresTemplate
-from tests.support.flows import Browser, Rp, exchange, sign_out
+from tests.support.flows import Browser, Remote, Rp, exchange, sign_out
 from tests.support.process import ExeuntProcess
 from tests.support.rp import RecordingRp
 from tests.support.servers import free_port
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
-
-
-class _Remote:
-    """Enough of the Idp interface for Browser, for a provider running as a separate process."""
-
-    def __init__(self, issuer: str) -> None:
-        self.issuer = issuer
-
-    def url(self, path: str) -> str:
-        return self.issuer + path
 
 
 def test_sigkill_after_sign_out_loses_no_notification(database_url: str, tmp_path: Path) -> None:
@@ -58,10 +48,10 @@ def test_sigkill_after_sign_out_loses_no_notification(database_url: str, tmp_pat
     )
 
     first = ExeuntProcess(["serve", "--port", str(port)], env, tmp_path, tmp_path / "first.log").wait_healthy(issuer)
-    browser = Browser(_Remote(issuer))  # type: ignore[arg-type]
+    browser = Browser(Remote(issuer))
     try:
         client = Rp("billing", rp.redirect_uri, secret)
-        assert exchange(_Remote(issuer), client, browser.sign_in(client)).status_code == 200  # type: ignore[arg-type]
+        assert exchange(Remote(issuer), client, browser.sign_in(client)).status_code == 200
         _, answer = sign_out(browser)
         assert answer.status_code == 303
         # The first attempt was refused and a retry scheduled: the notification is pending in SQL.
@@ -116,11 +106,11 @@ def test_sigterm_lets_a_worker_finish_briefly_then_release_its_leases(
     rp.start(issuer, secret)
     serve = ExeuntProcess(["serve", "--port", str(port), "--no-worker"], env, tmp_path, tmp_path / "serve.log")
     worker = ExeuntProcess(["worker"], env, tmp_path, tmp_path / "worker.log")
-    browser = Browser(_Remote(issuer))  # type: ignore[arg-type]
+    browser = Browser(Remote(issuer))
     try:
         serve.wait_healthy(issuer)
         client = Rp("slow", rp.redirect_uri, secret)
-        exchange(_Remote(issuer), client, browser.sign_in(client))  # type: ignore[arg-type]
+        exchange(Remote(issuer), client, browser.sign_in(client))
         sign_out(browser)
         rp.wait_for("backchannel", timeout=20)  # the worker is now waiting on the hanging client
         started = time.monotonic()

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.databases import PostgresTemplate
-from tests.support.flows import Browser, Rp, exchange, sign_out
+from tests.support.flows import Browser, Remote, Rp, exchange, sign_out
 from tests.support.rp import RecordingRp
 from tests.support.servers import free_port
 from tests.support.waiting import wait_until
@@ -99,18 +99,6 @@ def containers(image: str) -> Iterator[Containers]:
     made.cleanup()
 
 
-class _Remote:
-    """A provider as a browser reaches it: requests to ``base`` (one of several behind a load
-    balancer), the issuer's origin in what it sends."""
-
-    def __init__(self, issuer: str, base: str | None = None) -> None:
-        self.issuer = issuer
-        self.base = base or issuer
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-
 def healthy(containers: Containers, name: str) -> bool:
     done = subprocess.run([*PODMAN, "exec", name, "exeunt", "healthcheck"], capture_output=True, text=True, timeout=30)
     return done.returncode == 0
@@ -135,10 +123,10 @@ def test_the_image_on_sqlite_read_only_with_a_volume(containers: Containers, rec
     rp = RecordingRp("notes")
     receivers.append(rp)
     rp.start(issuer, add_client(containers, name, rp))
-    browser = Browser(_Remote(issuer))  # type: ignore[arg-type]
+    browser = Browser(Remote(issuer))
     try:
         client = Rp("notes", rp.redirect_uri, rp.secret)
-        assert exchange(_Remote(issuer), client, browser.sign_in(client)).status_code == 200  # type: ignore[arg-type]
+        assert exchange(Remote(issuer), client, browser.sign_in(client)).status_code == 200
         sign_out(browser)
         [event] = rp.wait_for("backchannel", timeout=30)
         assert "logout_token=" in event.data["body"]
@@ -184,10 +172,10 @@ def test_the_compose_topology_on_postgresql_loses_nothing_when_a_worker_is_kille
         client = Rp("billing", rp.redirect_uri, rp.secret)
         browsers = []
         for port in ports:  # sign-ins through both providers
-            remote = _Remote(issuer, f"http://127.0.0.1:{port}")
-            browser = Browser(remote)  # type: ignore[arg-type]
+            remote = Remote(issuer, f"http://127.0.0.1:{port}")
+            browser = Browser(remote)
             browsers.append(browser)
-            assert exchange(remote, client, browser.sign_in(client)).status_code == 200  # type: ignore[arg-type]
+            assert exchange(remote, client, browser.sign_in(client)).status_code == 200
         for browser in browsers:
             sign_out(browser)
             browser.close()

@@ -11,21 +11,13 @@ import pytest
 
 from tests.support.cli import exeunt
 from tests.support.databases import PostgresTemplate
-from tests.support.flows import Browser, Rp, exchange, sign_out
+from tests.support.flows import Browser, Remote, Rp, exchange, sign_out
 from tests.support.process import ExeuntProcess
 from tests.support.servers import free_port
 from tests.support.ssf_receiver import SESSION_REVOKED, SsfReceiver
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
-
-
-class _Remote:
-    def __init__(self, issuer: str) -> None:
-        self.issuer = issuer
-
-    def url(self, path: str) -> str:
-        return self.issuer + path
 
 
 def test_a_worker_killed_with_events_in_flight_loses_none(
@@ -45,7 +37,7 @@ def test_a_worker_killed_with_events_in_flight_loses_none(
     serve = ExeuntProcess(["serve", "--port", str(port), "--no-worker"], env, tmp_path, tmp_path / "serve.log")
     first = ExeuntProcess(["worker"], env, tmp_path, tmp_path / "first.log")
     second: ExeuntProcess | None = None
-    browsers = [Browser(_Remote(issuer)) for _ in range(5)]  # type: ignore[arg-type]
+    browsers = [Browser(Remote(issuer)) for _ in range(5)]
     rx: SsfReceiver | None = None
     try:
         serve.wait_healthy(issuer)
@@ -56,7 +48,7 @@ def test_a_worker_killed_with_events_in_flight_loses_none(
         client = Rp("rx", "http://127.0.0.1:9/rx/cb", secret)
         sids = set()
         for browser in browsers:
-            answer = exchange(_Remote(issuer), client, browser.sign_in(client))  # type: ignore[arg-type]
+            answer = exchange(Remote(issuer), client, browser.sign_in(client))
             assert answer.status_code == 200
             sign_out(browser)
         wait_until(lambda: len(rx.state.pushed) >= 5, timeout=20, what="five SETs in flight")  # type: ignore[union-attr]

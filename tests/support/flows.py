@@ -8,7 +8,7 @@ import html
 import re
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -34,6 +34,27 @@ def query_of(location: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query, keep_blank_values=True).items()}
 
 
+class Reachable(Protocol):
+    """What a browser and an RP need of a provider: its issuer and where its paths are."""
+
+    @property
+    def issuer(self) -> str: ...
+
+    def url(self, path: str) -> str: ...
+
+
+class Remote:
+    """A provider running as a separate process (or container): requests go to ``base`` (one of
+    several behind a load balancer, say), the issuer's origin in what the browser sends."""
+
+    def __init__(self, issuer: str, base: str | None = None) -> None:
+        self.issuer = issuer
+        self.base = base or issuer
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+
 @dataclass
 class Rp:
     """What a relying party knows about itself."""
@@ -56,7 +77,7 @@ class SignIn:
 class Browser:
     """A cookie jar and the few moves a person's browser makes."""
 
-    def __init__(self, idp: Idp) -> None:
+    def __init__(self, idp: Reachable) -> None:
         self.idp = idp
         self.http = httpx.Client(follow_redirects=False, timeout=10)
 
@@ -101,7 +122,7 @@ class Browser:
         return self.http.cookies.get(name)
 
 
-def exchange(idp: Idp, rp: Rp, sign_in: SignIn, **overrides: str) -> httpx.Response:
+def exchange(idp: Reachable, rp: Rp, sign_in: SignIn, **overrides: str) -> httpx.Response:
     data = {
         "grant_type": "authorization_code",
         "code": sign_in.code,

@@ -18,6 +18,7 @@ from exeunt.signout import Ended
 from exeunt.storage import startup
 
 T = TypeVar("T")
+SHOWN = 20  # sessions named one by one after ending many
 
 
 def config_of(args: argparse.Namespace) -> Config:
@@ -65,8 +66,10 @@ def print_ended(ended: Ended, what: str) -> None:
         f"{what}: {count} session{'' if count == 1 else 's'} ended, "
         f"{ended.notifications} back-channel notification{'' if ended.notifications == 1 else 's'} queued"
     )
-    for e in ended.sessions:
+    for e in ended.sessions[:SHOWN]:
         print(f"  sid {e.signout.sid}: status `exeunt sessions show {e.signout.sid}`")
+    if count > SHOWN:
+        print(f"  and {count - SHOWN} more: `exeunt sessions list --all` lists them")
 
 
 def count(n: int, noun: str) -> str:

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from exeunt import demo
-from exeunt.cli import applications, people, registration, services, signals
+from exeunt.cli import applications, backups, people, registration, services, signals
 from exeunt.errors import ExeuntError
 
 
@@ -32,6 +32,7 @@ def parser() -> argparse.ArgumentParser:
     applications.add_parsers(sub)
     registration.add_parsers(sub)
     signals.add_parsers(sub)
+    backups.add_parsers(sub)
     return p
 
 

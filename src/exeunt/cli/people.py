@@ -95,14 +95,16 @@ def cmd_sessions_show(args: argparse.Namespace) -> int:
 
 
 def cmd_sessions_end(args: argparse.Namespace) -> int:
-    if args.user and args.sid:
-        raise OperatorError("name sessions or --user, not both")
-    if args.user:
+    if sum(map(bool, (args.user, args.sid, args.every_live))) > 1:
+        raise OperatorError("name sessions, or --user, or --every-live: one of them")
+    if args.every_live:
+        print_ended(with_runtime(args, session_operations.end_every_live_session), "every live session")
+    elif args.user:
         print_ended(with_runtime(args, session_operations.end_user_sessions, args.user), f"sessions of {args.user}")
     elif args.sid:
         print_ended(with_runtime(args, session_operations.end_sessions, args.sid), "ended by an operator")
     else:
-        raise OperatorError("name the sessions to end (SID ...), or --user USERNAME")
+        raise OperatorError("name the sessions to end (SID ...), or --user USERNAME, or --every-live")
     return 0
 
 
@@ -173,4 +175,7 @@ def add_parsers(sub: Subparsers) -> None:
     send = sessions.add_parser("end", help="end sessions now (reason admin); their applications are told")
     send.add_argument("sid", nargs="*", metavar="SID", help="the sessions to end")
     send.add_argument("--user", metavar="USERNAME", help="every live session of this user")
+    send.add_argument(
+        "--every-live", action="store_true", help="every live session of everyone (after restoring a backup)"
+    )
     send.set_defaults(func=cmd_sessions_end)

@@ -173,13 +173,17 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
         except (urllib.error.URLError, OSError) as exc:
             healthy, reason = False, str(getattr(exc, "reason", exc))
             listening = not isinstance(getattr(exc, "reason", exc), ConnectionRefusedError)
-        if listening or args.url:
+        if listening or args.url or args.port:  # a server named explicitly is the only thing asked
             print(f"healthy: {url}" if healthy else f"unhealthy: {url}: {reason}")
             return 0 if healthy else 1
     import socket
 
     alive = on_database(args, delivery_operations.worker_alive, host=socket.gethostname(), now=SYSTEM.now())
-    print("worker alive" if alive else "no server on this host, and no worker heartbeat on it in 30 s")
+    print(
+        "healthy: worker alive"
+        if alive
+        else "unhealthy: no server listening, and no worker heartbeat on this host in 30 s"
+    )
     return 0 if alive else 1
 
 

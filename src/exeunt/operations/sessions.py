@@ -11,7 +11,7 @@ from exeunt.lifecycle import EndReason, device_summary
 from exeunt.operations.accounts import user_named
 from exeunt.protocol.identifiers import is_random_id
 from exeunt.runtime import Runtime
-from exeunt.signout import Ended, sign_out_many, sign_out_user
+from exeunt.signout import Ended, EndedSession, sign_out_many, sign_out_user
 from exeunt.storage import outbox
 from exeunt.storage import sessions as session_store
 from exeunt.storage import users as user_store
@@ -95,3 +95,17 @@ async def end_user_sessions(runtime: Runtime, username: str, reason: EndReason =
     async with runtime.db.read() as conn:
         user = await user_named(conn, username)
     return Ended(await sign_out_user(runtime, user.id, reason))
+
+
+async def end_every_live_session(runtime: Runtime, reason: EndReason = EndReason.ADMIN, batch: int = 500) -> Ended:
+    """Sign everyone out (after a restore, or in an incident), in transactions of ``batch`` sessions."""
+    ended: list[EndedSession] = []
+    while True:
+        async with runtime.db.read() as conn:
+            live = await session_store.listing(
+                conn, live_at=runtime.clock.now(), user_id=None, client_id=None, limit=batch
+            )
+        done = await sign_out_many(runtime, [s.sid for s in live], reason) if live else []
+        if not done:  # none left (or none of these could end: ended meanwhile by someone else)
+            return Ended(ended)
+        ended.extend(done)
