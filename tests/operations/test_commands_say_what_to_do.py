@@ -22,6 +22,11 @@ def test_read_only_commands_refuse_to_create_a_database_and_writers_say_where(tm
     again = exeunt("users", "list", cwd=tmp_path)
     assert again.returncode == 0 and "creating" not in again.stderr
     assert again.stdout.splitlines()[0] == "username\tsub\temail\tname\tstate"  # item 9: a header
+    granted = exeunt("users", "grant-operator", "alice", cwd=tmp_path)
+    assert granted.returncode == 0 and "/console/" in granted.stdout and "EXEUNT_CONSOLE" in granted.stdout
+    assert "active, operator" in exeunt("users", "list", cwd=tmp_path).stdout
+    assert exeunt("users", "revoke-operator", "alice", cwd=tmp_path).returncode == 0
+    assert "operator" not in exeunt("users", "list", cwd=tmp_path).stdout.splitlines()[1]
 
 
 def test_a_taken_port_and_a_mismatched_issuer_are_said_plainly(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ def cmd_users_list(args: argparse.Namespace) -> int:
         return 0
     print("username\tsub\temail\tname\tstate")
     for user in users:
-        state = "disabled" if user.disabled_at else "active"
+        state = ("disabled" if user.disabled_at else "active") + (", operator" if user.operator else "")
         print(f"{user.username}\t{user.sub}\t{user.email or '-'}\t{user.name or '-'}\t{state}")
     return 0
 
@@ -44,6 +44,19 @@ def cmd_users_disable(args: argparse.Namespace) -> int:
 def cmd_users_enable(args: argparse.Namespace) -> int:
     on_database(args, accounts.enable_user, args.username)
     print(f"user {args.username} can sign in again")
+    return 0
+
+
+def cmd_users_grant_operator(args: argparse.Namespace) -> int:
+    on_database(args, accounts.set_operator, args.username, True)
+    print(f"user {args.username} is an operator: signed in, they may use the console at /console/ "
+          "(when EXEUNT_CONSOLE=on)")  # fmt: skip
+    return 0
+
+
+def cmd_users_revoke_operator(args: argparse.Namespace) -> int:
+    on_database(args, accounts.set_operator, args.username, False)
+    print(f"user {args.username} is no longer an operator")
     return 0
 
 
@@ -140,6 +153,8 @@ def add_parsers(sub: Subparsers) -> None:
         ("remove", cmd_users_remove, "end every session of the user (their applications are told), then remove them"),
         ("disable", cmd_users_disable, "the user can no longer sign in; every session they have ends now"),
         ("enable", cmd_users_enable, "let a disabled user sign in again"),
+        ("grant-operator", cmd_users_grant_operator, "let the user use the operator console (EXEUNT_CONSOLE=on)"),
+        ("revoke-operator", cmd_users_revoke_operator, "take the operator role back"),
     ):
         verb_parser = users.add_parser(verb, help=text)
         verb_parser.add_argument("username", help="the user")

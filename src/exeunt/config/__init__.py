@@ -71,6 +71,7 @@ class Config:
     allowed_hosts: tuple[str, ...]
     admin_token: str | None
     registration: str
+    console: bool
     metrics_token: str | None
     key_rotation_delay: int
     signing_key_files: tuple[Path, ...]

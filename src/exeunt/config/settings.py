@@ -296,6 +296,15 @@ SETTINGS: tuple[Setting, ...] = (
         "`exeunt registration token create`); open (anyone may register; logged as a warning at start).",
     ),
     Setting(
+        "EXEUNT_CONSOLE",
+        "console",
+        False,
+        flag,
+        "The operator console at /console/ (on/off): signed-in users granted `exeunt users grant-operator` see "
+        "where every sign-out went and requeue given-up notifications; off, every /console/ path is 404.",
+        "off",
+    ),
+    Setting(
         "EXEUNT_METRICS_TOKEN",
         "metrics_token",
         None,

@@ -68,6 +68,12 @@ async def enable_user(db: Database, username: str) -> None:
         await user_store.set_disabled(conn, (await user_named(conn, username)).id, None)
 
 
+async def set_operator(db: Database, username: str, operator: bool) -> None:
+    """Grant (or take back) the operator role: the console at /console/ when EXEUNT_CONSOLE is on."""
+    async with db.write() as conn:
+        await user_store.set_operator(conn, (await user_named(conn, username)).id, operator)
+
+
 async def set_password(
     runtime: Runtime, username: str, password: str, *, keep_sid: str | None = None, by_owner: bool = False
 ) -> Ended:

@@ -119,6 +119,12 @@ async def list_deliveries(
     return [DeliveryRecord(**r._mapping) for r in await conn.execute(query)]
 
 
+async def created_since(conn: AsyncConnection, since: datetime, *, limit: int) -> list[DeliveryRecord]:
+    """Notifications queued since ``since`` (at most ``limit``, newest first): the console's health."""
+    query = select(deliveries).where(deliveries.c.created_at >= since).order_by(deliveries.c.id.desc()).limit(limit)
+    return [DeliveryRecord(**r._mapping) for r in await conn.execute(query)]
+
+
 async def requeue(conn: AsyncConnection, *, now: datetime, delivery_id: int | None = None) -> int:
     """Put given-up rows back in the queue (one, or all).  Their age restarts now."""
     query = update(deliveries).where(deliveries.c.given_up_at.is_not(None))

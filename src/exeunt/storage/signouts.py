@@ -59,10 +59,26 @@ async def add_many(conn: AsyncConnection, records: list[SignoutRecord]) -> None:
         await conn.execute(insert(signouts), [_values(r) for r in records])
 
 
-async def get(conn: AsyncConnection, signout_id: str) -> SignoutRecord | None:
-    row = (await conn.execute(select(signouts).where(signouts.c.id == signout_id))).first()
-    if row is None:
-        return None
+def _record(row: Any) -> SignoutRecord:
     values = dict(row._mapping)
     values["participants"] = _participants(values.get("participants"))
     return SignoutRecord(**values)
+
+
+async def get(conn: AsyncConnection, signout_id: str) -> SignoutRecord | None:
+    row = (await conn.execute(select(signouts).where(signouts.c.id == signout_id))).first()
+    return _record(row) if row else None
+
+
+async def of_sids(conn: AsyncConnection, sids: list[str]) -> list[SignoutRecord]:
+    """The sign-outs of these sessions (one each, normally), newest first."""
+    if not sids:
+        return []
+    query = select(signouts).where(signouts.c.sid.in_(sids)).order_by(signouts.c.created_at.desc())
+    return [_record(r) for r in await conn.execute(query)]
+
+
+async def recent(conn: AsyncConnection, *, limit: int) -> list[SignoutRecord]:
+    """The newest sign-outs."""
+    query = select(signouts).order_by(signouts.c.created_at.desc()).limit(limit)
+    return [_record(r) for r in await conn.execute(query)]

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exeunt.storage.models import User, table_of
@@ -23,11 +23,14 @@ class UserRecord:
     email: str | None
     name: str | None
     disabled_at: datetime | None = None
+    operator: bool = False  # may use the operator console
 
 
 def _record(row: object) -> UserRecord:
     m = row._mapping  # type: ignore[attr-defined]
-    return UserRecord(m["id"], m["username"], m["sub"], m["password_hash"], m["email"], m["name"], m["disabled_at"])
+    return UserRecord(
+        m["id"], m["username"], m["sub"], m["password_hash"], m["email"], m["name"], m["disabled_at"], m["operator"]
+    )
 
 
 async def get_by_username(conn: AsyncConnection, username: str) -> UserRecord | None:
@@ -95,3 +98,32 @@ async def by_email(conn: AsyncConnection, email: str, *, limit: int = 2) -> list
 async def get_by_sub(conn: AsyncConnection, sub: str) -> UserRecord | None:
     row = (await conn.execute(select(users).where(users.c.sub == sub))).first()
     return _record(row) if row else None
+
+
+async def set_operator(conn: AsyncConnection, user_id: int, operator: bool) -> None:
+    await conn.execute(update(users).where(users.c.id == user_id).values(operator=operator))
+
+
+async def search(conn: AsyncConnection, text: str, *, limit: int) -> list[UserRecord]:
+    """Users whose username, email or name contains ``text`` (any case), by username."""
+    needle = text.lower()
+    query = (
+        select(users)
+        .where(
+            or_(
+                func.lower(users.c.username).contains(needle, autoescape=True),
+                func.lower(users.c.email).contains(needle, autoescape=True),
+                func.lower(users.c.name).contains(needle, autoescape=True),
+            )
+        )
+        .order_by(users.c.username)
+        .limit(limit)
+    )
+    return [_record(r) for r in await conn.execute(query)]
+
+
+async def by_subs(conn: AsyncConnection, subs: list[str]) -> dict[str, UserRecord]:
+    """The users with these subject identifiers, by ``sub`` (removed users are missing)."""
+    if not subs:
+        return {}
+    return {r.sub: r for r in map(_record, await conn.execute(select(users).where(users.c.sub.in_(subs))))}

@@ -28,6 +28,7 @@ from exeunt.web.endpoints import (
     admin_api,
     authorize,
     check_session,
+    console,
     discovery,
     end_session,
     global_revocation,
@@ -113,6 +114,11 @@ def routes() -> list[Route | Mount]:
         Route(registration.PATH + "/{client_id}", registration.manage, methods=["GET", "PUT", "DELETE"]),
         # Global Token Revocation: operations/revocation.py
         Route(global_revocation.PATH, global_revocation.revoke_everything, methods=["POST"]),
+        Route("/console/", console.overview),  # the operator console (EXEUNT_CONSOLE)
+        Route("/console/people", console.people),
+        Route("/console/people/{username}", console.person),
+        Route("/console/signouts/{signout_id}", console.signout),
+        Route("/console/signouts/{signout_id}/requeue", console.requeue, methods=["POST"]),
         Route("/account/sessions", account.sessions_page),
         Route("/account/sessions/end", account.end_one, methods=["POST"]),
         Route("/account/sessions/end-others", account.end_others, methods=["POST"]),

@@ -18,6 +18,13 @@ from exeunt.web.errors import NO_STORE
 from exeunt.web.provider import Provider
 
 PENDING_REQUEST_MAX_AGE = 1800  # seconds a person may take to sign in
+# Where a sign-in without an application's request goes next: a fixed list of the provider's own
+# pages, named by key, so no URL from a request is ever followed (no open redirect).
+AFTER_SIGN_IN = {"sessions": "/account/sessions", "password": "/account/password", "console": "/console/"}
+
+
+def after_sign_in(key: str | None) -> str:
+    return AFTER_SIGN_IN.get(key or "", "/")
 
 
 def _serializer(provider: Provider) -> URLSafeTimedSerializer:
@@ -44,6 +51,7 @@ def render_login(
     status: int = 200,
     client_name: str | None = None,
     headers: dict[str, str] | None = None,
+    then: str | None = None,
 ) -> Response:
     binding = provider.cookies.read_login_binding(request) or new_token(16)
     response = provider.templates.TemplateResponse(
@@ -55,6 +63,7 @@ def render_login(
             "username": username,
             "message": message,
             "client_name": client_name,
+            "then": then if then in AFTER_SIGN_IN else "",
         },
         status_code=status,
         headers={**NO_STORE, **(headers or {})},

@@ -63,6 +63,7 @@ class User(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # set: the user cannot sign in
+    operator: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())  # opens the console
 
 
 class Client(Base):
@@ -224,7 +225,7 @@ class Signout(Base):
     initiating_client_id: Mapped[str | None] = mapped_column(String(200))
     post_logout_redirect_uri: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # the console's newest first
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     # [{client_id, name, frontchannel_url, backchannel}] in the order the clients joined the session
     participants: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
@@ -247,7 +248,7 @@ class BackchannelDelivery(Base):
     initiating: Mapped[bool] = mapped_column(Boolean)  # the client the browser returns to: sent first
     reason: Mapped[str] = mapped_column(String(20), server_default="user")  # why the session ended
     txn: Mapped[str | None] = mapped_column(String(64))  # the cause, as in the SETs of the same end
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # the console's recent hours
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -45,7 +45,7 @@ async def sessions_page(request: Request) -> Response:
     provider = Provider.of(request)
     session = await provider.live_session_ending_overdue(request)
     if session is None:
-        return RedirectResponse("/login", status_code=303, headers=NO_STORE)
+        return RedirectResponse("/login?then=sessions", status_code=303, headers=NO_STORE)
     return await _render_sessions(provider, request, session, request.query_params.get("done"))
 
 
@@ -105,7 +105,7 @@ async def _own_post(request: Request) -> tuple[Provider, SessionRecord, dict[str
         return form
     session = await provider.live_session_ending_overdue(request)
     if session is None:
-        return RedirectResponse("/login", status_code=303, headers=NO_STORE)
+        return RedirectResponse("/login?then=sessions", status_code=303, headers=NO_STORE)
     if not provider.csrf_ok("account", session.sid, form.get("csrf")):
         return error_page(request, "Page expired", "This page is too old; nothing was changed. Open it again.", 400)
     return provider, session, form
@@ -143,7 +143,7 @@ async def password_page(request: Request) -> Response:
     provider = Provider.of(request)
     session = await provider.live_session_ending_overdue(request)
     if session is None:
-        return RedirectResponse("/login", status_code=303, headers=NO_STORE)
+        return RedirectResponse("/login?then=password", status_code=303, headers=NO_STORE)
     return _render_password(provider, request, session)
 
 
@@ -170,7 +170,7 @@ async def change_password(request: Request) -> Response:
     async with provider.db.read() as conn:
         user = await user_store.get(conn, session.user_id)
     if user is None:
-        return RedirectResponse("/login", status_code=303, headers=NO_STORE)
+        return RedirectResponse("/login?then=password", status_code=303, headers=NO_STORE)
     if len(current) > 1024 or not await asyncio.to_thread(verify_password, current, user.password_hash):
         return _render_password(provider, request, session, "Your current password is not right.", status=400)
     if new != again:

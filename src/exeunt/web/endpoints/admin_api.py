@@ -25,11 +25,9 @@ from starlette.responses import JSONResponse, Response
 from exeunt import signout
 from exeunt.errors import ApiError, OperatorError, not_found
 from exeunt.operations import sessions as session_operations
+from exeunt.operations import signouts as signout_operations
 from exeunt.operations import streams as stream_operations
-from exeunt.protocol.identifiers import is_random_id
 from exeunt.runtime import Runtime
-from exeunt.storage import outbox, security_events
-from exeunt.storage import signouts as signout_store
 from exeunt.storage.security_events import EventRecord
 from exeunt.storage.streams import StreamRecord
 from exeunt.web.errors import NO_STORE
@@ -118,18 +116,16 @@ async def end_session(request: Request) -> Response:
 async def signout_status(request: Request) -> Response:
     _check_caller(request)
     provider = Provider.of(request)
-    signout_id = request.path_params["signout_id"]
-    async with provider.db.read() as conn:
-        signout = await signout_store.get(conn, signout_id) if is_random_id(signout_id) else None
-        if signout is None:
-            raise not_found("no such sign-out")
-        deliveries = await outbox.of_signout(conn, signout_id)
-        events = await security_events.listing(conn, sid=signout.sid, txn=signout.txn or signout.id)
+    try:
+        report = await signout_operations.report(provider.db, request.path_params["signout_id"])
+    except OperatorError:
+        raise not_found("no such sign-out") from None
+    signout = report.signout
     return JSONResponse(
         {
             "sid": signout.sid,
             "reason": signout.reason,
-            "txn": signout.txn or signout.id,
+            "txn": report.txn,
             "ended_at": signout.created_at.isoformat(),
             "applications": [
                 {"client_id": p.client_id, "name": p.name, "frontchannel": bool(p.frontchannel_url)}
@@ -144,9 +140,9 @@ async def signout_status(request: Request) -> Response:
                     "last_error": d.last_error,
                     "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None,
                 }
-                for d in deliveries
+                for d in report.deliveries
             ],
-            "signals": [_event(e) for e in reversed(events)],
+            "signals": [_event(e) for e in report.events],
         },
         headers=NO_STORE,
     )

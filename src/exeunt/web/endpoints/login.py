@@ -22,7 +22,7 @@ from exeunt.throttling import ADDRESS, account_of, device_keys, sign_in_keys
 from exeunt.web.authorization_response import error_redirect, issue_code
 from exeunt.web.errors import NO_STORE, error_page
 from exeunt.web.guessing import address_of, count_failure, locked_for, wait_message
-from exeunt.web.login_form import load_pending, render_login
+from exeunt.web.login_form import after_sign_in, load_pending, render_login
 from exeunt.web.own_forms import read_own_form
 from exeunt.web.provider import Provider
 
@@ -33,7 +33,7 @@ BAD_CREDENTIALS = "Incorrect username or password."
 
 async def login_form(request: Request) -> Response:
     provider = Provider.of(request)
-    return render_login(provider, request, params=None)
+    return render_login(provider, request, params=None, then=request.query_params.get("then"))
 
 
 async def login_submit(request: Request) -> Response:
@@ -54,7 +54,12 @@ async def login_submit(request: Request) -> Response:
         )
     if not provider.csrf_ok("login", provider.cookies.read_login_binding(request), form.get("csrf")):
         return render_login(
-            provider, request, params=pending, status=400, message="This sign-in page expired. Please sign in again."
+            provider,
+            request,
+            params=pending,
+            then=form.get("then"),
+            status=400,
+            message="This sign-in page expired. Please sign in again.",
         )
 
     req = None
@@ -75,6 +80,7 @@ async def login_submit(request: Request) -> Response:
             provider,
             request,
             params=pending,
+            then=form.get("then"),
             username=username,
             status=400,
             client_name=client_name,
@@ -82,7 +88,13 @@ async def login_submit(request: Request) -> Response:
         )
     if len(username) > MAX_CREDENTIAL_LENGTH or len(password) > MAX_CREDENTIAL_LENGTH:
         return render_login(
-            provider, request, params=pending, status=401, client_name=client_name, message=BAD_CREDENTIALS
+            provider,
+            request,
+            params=pending,
+            then=form.get("then"),
+            status=401,
+            client_name=client_name,
+            message=BAD_CREDENTIALS,
         )
     account = account_of(username)
     device = provider.cookies.read_device(request)
@@ -100,6 +112,7 @@ async def login_submit(request: Request) -> Response:
             provider,
             request,
             params=pending,
+            then=form.get("then"),
             username=username,
             status=429,
             client_name=client_name,
@@ -118,6 +131,7 @@ async def login_submit(request: Request) -> Response:
             provider,
             request,
             params=pending,
+            then=form.get("then"),
             username=username,
             status=401,
             client_name=client_name,
@@ -148,7 +162,7 @@ async def login_submit(request: Request) -> Response:
         if req is not None:
             response = await issue_code(provider, tx.conn, req, session, browser_state)
         else:
-            response = RedirectResponse("/", status_code=303, headers=NO_STORE)
+            response = RedirectResponse(after_sign_in(form.get("then")), status_code=303, headers=NO_STORE)
     provider.cookies.set_session(response, session.sid)
     provider.cookies.set_browser_state(response, browser_state)
     provider.cookies.set_device(response, account)
