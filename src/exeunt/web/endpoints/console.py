@@ -81,9 +81,7 @@ async def overview(request: Request) -> Response:
         return checked
     provider, _, user = checked
     health = await delivery_health.recent(provider.db, now=provider.now())
-    charted = [
-        {"health": h, "bars": charts.hourly_bars(h.hours), "line": charts.latency_line(h.hours)} for h in health
-    ]
+    charted = [{"health": h, "bars": charts.hourly_bars(h.hours), "line": charts.latency_line(h.hours)} for h in health]
     recent = await signouts.recent(provider.db)
     return _render(
         provider,
