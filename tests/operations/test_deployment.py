@@ -145,7 +145,8 @@ def test_every_container_command_runs_against_postgresql(postgresql_template: Po
 
     # The image's default command: the provider with its in-process worker.
     cmd = json.loads(re.search(r"^CMD (\[.*\])$", (ROOT / "Dockerfile").read_text(), re.M).group(1))
-    whole = ExeuntProcess(_local(cmd, port), env, tmp_path, tmp_path / "default.log")
+    # It listens on EXEUNT_PORT (the image sets 8000; here, the free port).
+    whole = ExeuntProcess(_local(cmd, port), {**env, "EXEUNT_PORT": str(port)}, tmp_path, tmp_path / "default.log")
     try:
         whole.wait_healthy(local)
         _wait_ready(local, 200)
