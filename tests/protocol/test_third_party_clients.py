@@ -160,7 +160,7 @@ def test_pyoidc_signs_in_and_its_default_userinfo_call_works(idp_sqlite: Idp, br
     assert info["preferred_username"] == "alice"
 
 
-def test_idpyoidc_signs_in_and_fetches_userinfo(idp_sqlite: Idp, browser: Browser) -> None:
+def test_idpyoidc_signs_in_and_fetches_userinfo(idp_sqlite: Idp, browser: Browser, tmp_path: Path) -> None:
     """idpyoidc (pyoidc's successor): discovery, code flow, id_token checked, userinfo, through its RPHandler."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # its dependencies announce their own deprecations
@@ -180,7 +180,14 @@ def test_idpyoidc_signs_in_and_fetches_userinfo(idp_sqlite: Idp, browser: Browse
                 "behaviour": {"response_types": ["code"], "token_endpoint_auth_method": "client_secret_basic"},
             }
         }
-        handler = RPHandler(base_url="http://localhost:9", client_configs=configuration)
+        # Its own keys go to this test's folder (by default it writes static/ and private/ where it runs).
+        key_conf = {
+            "private_path": str(tmp_path / "private-jwks.json"),
+            "public_path": str(tmp_path / "jwks.json"),
+            "key_defs": [{"type": "RSA", "use": ["sig"]}],
+            "read_only": False,
+        }
+        handler = RPHandler(base_url="http://localhost:9", client_configs=configuration, key_conf=key_conf)
         login_page = browser.http.get(handler.begin("exeunt"))
         answer = browser.submit_login(login_page)
         assert answer.status_code == 303, answer.text
