@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from exeunt.catalogs import in_every_language
 from exeunt.lifecycle import EndReason
 from exeunt.protocol import signals
 from exeunt.storage import security_events
@@ -100,7 +101,7 @@ async def session_revoked(conn: Connection, ends: list[SessionEnd], *, issuer: s
             subject = signals.subject_of(
                 stream.subject_format, issuer=issuer, sub=end.sub, email=emails.get(end.user_id), sid=end.sid
             )
-            event = signals.session_revoked(end.reason, at=now, entity=end.entity)
+            event = signals.session_revoked(end.reason, at=now, entity=end.entity, say=in_every_language)
             new.append(
                 _event(
                     stream,
@@ -132,7 +133,7 @@ async def credential_changed(
             sid=None,
             event_type=signals.CREDENTIAL_CHANGE,
             subject=signals.subject_of(stream.subject_format, issuer=issuer, sub=sub, email=email),
-            event=signals.credential_change(at=now, by_owner=by_owner),
+            event=signals.credential_change(at=now, by_owner=by_owner, say=in_every_language),
         )
         for stream, everyone in hearing
         if signals.CREDENTIAL_CHANGE in stream.events_delivered and (everyone or stream.client_id in used)

@@ -23,6 +23,7 @@
   var initiatorPending = false;
   var left = false;
   var shownLongEnough = showMs === 0;
+  var said = list ? list.dataset : {};  // the page's words, in the person's language (data-said-*)
   var heading = document.getElementById("heading");
   if (heading) heading.focus();  // the page changed: start reading here
 
@@ -47,10 +48,10 @@
     var byWindow = [];
     list.querySelectorAll("li[data-frame-src]").forEach(function (item) {
       var frame = document.createElement("iframe");
-      frame.title = "Signing out";
+      frame.title = said.saidFrame;
       pendingFrames += 1;
       frame.addEventListener("load", function () {
-        if (!item.dataset.confirmed) setStatus(item, "asked to sign you out", "asked");
+        if (!item.dataset.confirmed) setStatus(item, said.saidAsked, "asked");
         pendingFrames -= 1;
         maybeLeave();
       });
@@ -64,7 +65,7 @@
       byWindow.forEach(function (entry) {
         if (entry.frame.contentWindow === event.source && event.origin === entry.item.dataset.origin) {
           entry.item.dataset.confirmed = "1";
-          setStatus(entry.item, "signed out (it confirmed)", "done");
+          setStatus(entry.item, said.saidConfirmed, "done");
         }
       });
     });
@@ -75,10 +76,10 @@
     });
     if (backchannel.length && list.dataset.signout) {
       var labels = {
-        delivered: ["signed out", "done"],
-        given_up: ["could not be told", "failed"],
-        retrying: ["not answering yet; it will be told", ""],
-        pending: ["telling it…", ""]
+        delivered: [said.saidDelivered, "done"],
+        given_up: [said.saidGivenUp, "failed"],
+        retrying: [said.saidRetrying, ""],
+        pending: [said.saidPending, ""]
       };
       var poll = function () {
         fetch("/logout/status/" + encodeURIComponent(list.dataset.signout), { credentials: "omit" })

@@ -150,6 +150,7 @@ class RecordingRp:
                     "nonce": nonce,
                     "code_challenge": challenge,
                     "code_challenge_method": "S256",
+                    **dict(request.query_params),  # e.g. ui_locales, passed on as the application asks
                 }
             )
             return RedirectResponse(f"{rp.issuer}/authorize?{query}", status_code=303)

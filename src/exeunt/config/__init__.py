@@ -72,6 +72,7 @@ class Config:
     admin_token: str | None
     registration: str
     console: bool
+    default_locale: str
     metrics_token: str | None
     key_rotation_delay: int
     signing_key_files: tuple[Path, ...]

@@ -18,6 +18,7 @@ from exeunt.config.values import (
     text_list,
     whole,
 )
+from exeunt.languages import SUPPORTED
 
 SIGNING_ALGS = ("RS256", "ES256")
 LOOPBACK_ISSUER = object()  # marks a default that depends on the issuer
@@ -294,6 +295,14 @@ SETTINGS: tuple[Setting, ...] = (
         choice("off", "token", "open", lower=True),
         "Dynamic Client Registration (RFC 7591) at /register: off (404); token (an initial access token from "
         "`exeunt registration token create`); open (anyone may register; logged as a warning at start).",
+    ),
+    Setting(
+        "EXEUNT_DEFAULT_LOCALE",
+        "default_locale",
+        "en",
+        choice(*SUPPORTED, lower=True),
+        "The language of pages when neither the application's ui_locales nor the browser's Accept-Language "
+        "names a supported one: " + ", ".join(SUPPORTED) + ".",
     ),
     Setting(
         "EXEUNT_CONSOLE",

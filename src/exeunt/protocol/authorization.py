@@ -19,6 +19,7 @@ from exeunt.protocol.clients import ClientLookup, ClientRecord
 from exeunt.protocol.identifiers import is_client_id
 from exeunt.protocol.numbers import parse_non_negative
 from exeunt.protocol.scopes import granted_scope
+from exeunt.words import N_
 
 MAX_PARAM_LENGTH = 2048
 MAX_AGE_LIMIT = 10 * 365 * 86400  # a max_age beyond ten years means "any sign-in"
@@ -70,12 +71,12 @@ async def identify_client(params: Mapping[str, str], lookup: ClientLookup) -> Cl
     client_id = params.get("client_id")
     if not client_id:
         raise PageError(
-            "Sign-in request is incomplete",
-            "The application did not say who it is (the client_id parameter is missing).",
+            N_("Sign-in request is incomplete"),
+            N_("The application did not say who it is (the client_id parameter is missing)."),
         )
     client = await lookup(client_id) if is_client_id(client_id) else None
     if client is None:
-        raise PageError("Unknown application", "The client_id is not one registered here.")
+        raise PageError(N_("Unknown application"), N_("The client_id is not one registered here."))
     return client
 
 
@@ -85,12 +86,13 @@ def registered_redirect_uri(params: Mapping[str, str], client: ClientRecord) -> 
     redirect_uri = params.get("redirect_uri")
     if not redirect_uri:
         raise PageError(
-            "Sign-in request is incomplete", "The application did not say where to return (redirect_uri is missing)."
+            N_("Sign-in request is incomplete"),
+            N_("The application did not say where to return (redirect_uri is missing)."),
         )
     if redirect_uri not in client.redirect_uris:
         raise PageError(
-            "Sign-in request refused",
-            "The redirect_uri is not registered for this application, so exeunt will not send you there.",
+            N_("Sign-in request refused"),
+            N_("The redirect_uri is not registered for this application, so exeunt will not send you there."),
         )
     return redirect_uri
 

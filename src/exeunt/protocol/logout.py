@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from exeunt.languages import from_ui_locales
 from exeunt.protocol.clients import ClientLookup, ClientRecord
 from exeunt.protocol.identifiers import is_client_id
 from exeunt.protocol.urls import add_query
 from exeunt.tokens.id_token import HintClaims, HintInvalid, verify_id_token_hint
 from exeunt.tokens.keys import KeyRing
+from exeunt.words import N_
 
 MAX_STATE_LENGTH = 2048
 MAX_HINT_LENGTH = 16384
@@ -18,7 +20,7 @@ MAX_HINT_LENGTH = 16384
 
 @dataclass(frozen=True)
 class LogoutRequest:
-    """A logout request after validation.  When ``problem`` is set every other field is empty:
+    """A logout request after validation.  When ``problem`` is set every other field but ``ui_locales`` is empty:
     RIL §4, information that failed validation MUST NOT be used."""
 
     client_id: str | None = None
@@ -29,6 +31,7 @@ class LogoutRequest:
     hint_sub: str | None = None
     problem: str | None = None  # for developers: the rule broken (shown collapsed, and logged)
     plainly: str | None = None  # for the person: what happened, in plain words
+    ui_locales: str | None = None  # RIL §2: the language the pages speak (kept even when refused)
 
     def redirect_target(self) -> str | None:
         """RIL §3: the validated post-logout URI with ``state`` (and nothing else) added."""
@@ -41,7 +44,7 @@ class LogoutRequest:
         return self.hint_sid == sid and self.hint_sub == sub
 
 
-UNUSABLE = "The application sent a sign-out request exeunt cannot use."
+UNUSABLE = N_("The application sent a sign-out request exeunt cannot use.")
 
 
 def refused(message: str, plainly: str = UNUSABLE) -> LogoutRequest:
@@ -59,6 +62,15 @@ def _check_hint(raw: str, ring: KeyRing, issuer: str, now: datetime) -> HintClai
 async def validate_logout_request(
     params: Mapping[str, str], *, ring: KeyRing, issuer: str, now: datetime, lookup: ClientLookup
 ) -> LogoutRequest:
+    """RIL §2–3.  ``ui_locales`` is read as a preference only: the first supported language, kept
+    (bounded) for the pages that follow; an unsupported one is ignored."""
+    checked = await _validate(params, ring=ring, issuer=issuer, now=now, lookup=lookup)
+    return replace(checked, ui_locales=from_ui_locales(params.get("ui_locales")))
+
+
+async def _validate(
+    params: Mapping[str, str], *, ring: KeyRing, issuer: str, now: datetime, lookup: ClientLookup
+) -> LogoutRequest:
     state = params.get("state")
     if state is not None and len(state) > MAX_STATE_LENGTH:
         return refused("state is too long.")
@@ -70,13 +82,13 @@ async def validate_logout_request(
             hint = _check_hint(raw_hint, ring, issuer, now)
         except HintInvalid as exc:
             return refused(
-                f"id_token_hint invalid: {exc}.", "The application sent a sign-out request exeunt cannot check."
+                f"id_token_hint invalid: {exc}.", N_("The application sent a sign-out request exeunt cannot check.")
             )
         client = await lookup(hint.client_id)
         if client is None:
             return refused(
                 "id_token_hint invalid: the application it was issued to is no longer registered.",
-                "The application that sent you here is no longer registered.",
+                N_("The application that sent you here is no longer registered."),
             )
     client_id = params.get("client_id")
     if client_id is not None:
@@ -88,7 +100,7 @@ async def validate_logout_request(
             if client is None:
                 return refused(
                     "client_id is not a registered application.",
-                    "The application that sent you here is not known here.",
+                    N_("The application that sent you here is not known here."),
                 )
     redirect = params.get("post_logout_redirect_uri")
     if redirect is not None:
@@ -97,13 +109,13 @@ async def validate_logout_request(
             return refused(
                 "post_logout_redirect_uri was sent without id_token_hint or client_id, so exeunt "
                 "cannot tell which application it belongs to.",
-                "An application asked to send you to an address without saying which application it is.",
+                N_("An application asked to send you to an address without saying which application it is."),
             )
         if redirect not in client.post_logout_redirect_uris:
             # RIL §3: the OP MUST NOT perform post-logout redirection unless it exactly matches.
             return refused(
                 f"post_logout_redirect_uri not registered for {client.name}.",
-                "This application asked to send you to an address it never registered.",
+                N_("This application asked to send you to an address it never registered."),
             )
     return LogoutRequest(
         client_id=client.client_id if client else None,

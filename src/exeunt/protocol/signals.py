@@ -25,12 +25,14 @@ revoked           system               a security tool called Global Token Revoc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeGuard
 
 from exeunt.errors import ApiError
 from exeunt.lifecycle import EndReason
+from exeunt.words import N_
 
 CAEP = "https://schemas.openid.net/secevent/caep/event-type/"
 SSF = "https://schemas.openid.net/secevent/ssf/event-type/"
@@ -67,16 +69,16 @@ REASON_ADMIN = {
     EndReason.REVOKED: "Every token and session of the user was revoked (Global Token Revocation)",
 }
 REASON_USER = {
-    EndReason.USER: "You signed out.",
-    EndReason.RP_INITIATED: "You signed out.",
-    EndReason.REPLACED: "You signed in again.",
-    EndReason.OTHER_DEVICE: "You signed this device out from another one.",
-    EndReason.PASSWORD_CHANGED: "Your password was changed, so you were signed out.",
-    EndReason.EXPIRED: "Your session expired. Please sign in again.",
-    EndReason.IDLE: "You were signed out after a period of inactivity.",
-    EndReason.ADMIN: "An administrator signed you out.",
-    EndReason.USER_REMOVED: "Your account was disabled by an administrator.",
-    EndReason.REVOKED: "You were signed out everywhere for your account's security. Please sign in again.",
+    EndReason.USER: N_("You signed out."),
+    EndReason.RP_INITIATED: N_("You signed out."),
+    EndReason.REPLACED: N_("You signed in again."),
+    EndReason.OTHER_DEVICE: N_("You signed this device out from another one."),
+    EndReason.PASSWORD_CHANGED: N_("Your password was changed, so you were signed out."),
+    EndReason.EXPIRED: N_("Your session expired. Please sign in again."),
+    EndReason.IDLE: N_("You were signed out after a period of inactivity."),
+    EndReason.ADMIN: N_("An administrator signed you out."),
+    EndReason.USER_REMOVED: N_("Your account was disabled by an administrator."),
+    EndReason.REVOKED: N_("You were signed out everywhere for your account's security. Please sign in again."),
 }
 SUBJECT_FORMATS = ("iss_sub", "email", "complex")
 
@@ -128,17 +130,27 @@ def set_claims(
     return claims
 
 
-def session_revoked(reason: EndReason, *, at: datetime, entity: str | None = None) -> dict[str, Any]:
-    """CAEP §3.1, with the common claims (§2) the interop profile asks for (§4.1: ``reason_admin``)."""
+Say = Callable[[str], dict[str, str]]  # a message in the languages the SET carries, by tag
+
+
+def english(text: str) -> dict[str, str]:
+    return {"en": text}
+
+
+def session_revoked(
+    reason: EndReason, *, at: datetime, entity: str | None = None, say: Say = english
+) -> dict[str, Any]:
+    """CAEP §3.1, with the common claims (§2) the interop profile asks for (§4.1: ``reason_admin``);
+    ``reason_user`` in every language ``say`` gives (CAEP §2: a map of language tags)."""
     return {
         "event_timestamp": int(at.timestamp()),
         "initiating_entity": entity or ENTITY[reason],
         "reason_admin": {"en": REASON_ADMIN[reason]},
-        "reason_user": {"en": REASON_USER[reason]},
+        "reason_user": say(REASON_USER[reason]),
     }
 
 
-def credential_change(*, at: datetime, by_owner: bool) -> dict[str, Any]:
+def credential_change(*, at: datetime, by_owner: bool, say: Say = english) -> dict[str, Any]:
     """CAEP §3.3: a password set by its owner (``user``) or an operator (``admin``)."""
     return {
         "credential_type": "password",
@@ -148,9 +160,9 @@ def credential_change(*, at: datetime, by_owner: bool) -> dict[str, Any]:
         "reason_admin": {
             "en": "The password was changed by its owner" if by_owner else "An administrator set the password"
         },
-        "reason_user": {
-            "en": "Your password was changed." if by_owner else "An administrator set a new password for you."
-        },
+        "reason_user": say(
+            N_("Your password was changed.") if by_owner else N_("An administrator set a new password for you.")
+        ),
     }
 
 

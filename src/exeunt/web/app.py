@@ -47,6 +47,7 @@ from exeunt.web.endpoints.discovery import PATHS
 from exeunt.web.errors import HANDLERS, NO_STORE, error_page
 from exeunt.web.middleware import AccessLog, Cors, Deadline, LastResort, SecurityHeaders, TrustedHost, host_name
 from exeunt.web.provider import Provider
+from exeunt.words import N_
 from exeunt.worker import background_worker
 
 log = logging.getLogger("exeunt")
@@ -134,14 +135,22 @@ def routes() -> list[Route | Mount]:
     ]
 
 
+PLAIN_HTTP_ERRORS = {
+    404: (N_("Page not found"), N_("There is no such page here.")),
+    405: (N_("Method not allowed"), N_("This page cannot be used that way.")),
+}
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if is_api(request.url.path):
         return JSONResponse(
             {"error": "invalid_request", "error_description": exc.detail}, status_code=exc.status_code, headers=NO_STORE
         )
-    titles = {404: "Page not found", 405: "Method not allowed"}
-    return error_page(request, titles.get(exc.status_code, "Request refused"), str(exc.detail), exc.status_code)
+    title, message = PLAIN_HTTP_ERRORS.get(
+        exc.status_code, (N_("Request refused"), N_("This request cannot be answered."))
+    )
+    return error_page(request, title, message, exc.status_code)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from exeunt.errors import ApiError, ExeuntError, OAuthError, PageError
+from exeunt.words import Words
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 log = logging.getLogger("exeunt.errors")
@@ -43,7 +44,7 @@ def redirect_with(uri: str, params: dict[str, str | None]) -> Response:
     return Response(status_code=303, headers={"Location": uri + separator + query, **NO_STORE})
 
 
-def error_page(request: Request, title: str, message: str, status: int = 400, **context: object) -> Response:
+def error_page(request: Request, title: Words, message: Words, status: int = 400, **context: object) -> Response:
     """An HTML page a person can understand; never includes internals."""
     templates = request.app.state.provider.templates
     response: Response = templates.TemplateResponse(

@@ -9,6 +9,7 @@ from exeunt.storage import throttle as throttle_store
 from exeunt.storage.database import Connection
 from exeunt.throttling import Limit, after_failure, wait_seconds
 from exeunt.web.provider import Provider
+from exeunt.words import NN_, Phrase
 
 Keys = list[tuple[str, Limit]]
 
@@ -35,7 +36,20 @@ async def count_failure(provider: Provider, keys: Keys) -> None:
         await throttle_store.write(conn, [after_failure(previous.get(k), k, limit, now) for k, limit in keys])
 
 
-def wait_message(seconds: int) -> str:
+def wait_message(seconds: int) -> Phrase:
     minutes, rest = divmod(seconds, 60)
-    when = f"{minutes} minute{'s' if minutes != 1 else ''}" if minutes and not rest else f"{seconds} seconds"
-    return f"Too many failed attempts. For your protection, wait {when} and try again."
+    if minutes and not rest:
+        return Phrase.counted(
+            NN_(
+                "Too many failed attempts. For your protection, wait %(n)s minute and try again.",
+                "Too many failed attempts. For your protection, wait %(n)s minutes and try again.",
+            ),
+            minutes,
+        )
+    return Phrase.counted(
+        NN_(
+            "Too many failed attempts. For your protection, wait %(n)s second and try again.",
+            "Too many failed attempts. For your protection, wait %(n)s seconds and try again.",
+        ),
+        seconds,
+    )

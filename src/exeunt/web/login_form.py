@@ -16,6 +16,7 @@ from starlette.responses import Response
 from exeunt.security import new_token
 from exeunt.web.errors import NO_STORE
 from exeunt.web.provider import Provider
+from exeunt.words import Words
 
 PENDING_REQUEST_MAX_AGE = 1800  # seconds a person may take to sign in
 # Where a sign-in without an application's request goes next: a fixed list of the provider's own
@@ -47,7 +48,7 @@ def render_login(
     *,
     params: dict[str, str] | None,
     username: str = "",
-    message: str | None = None,
+    message: Words | None = None,
     status: int = 200,
     client_name: str | None = None,
     headers: dict[str, str] | None = None,

@@ -6,7 +6,6 @@ import logging
 from datetime import datetime
 
 from starlette.requests import Request
-from starlette.templating import Jinja2Templates
 
 from exeunt.config import Config
 from exeunt.paths import package_dir
@@ -20,6 +19,7 @@ from exeunt.storage import sessions as session_store
 from exeunt.storage.database import Connection, Database
 from exeunt.storage.sessions import SessionRecord
 from exeunt.web.cookies import Cookies
+from exeunt.web.i18n import Pages
 
 log = logging.getLogger("exeunt.clients")
 CORS_ORIGINS_TTL = 10.0
@@ -32,7 +32,7 @@ class Provider:
         self.config: Config = runtime.config
         self.db: Database = runtime.db
         self.cookies = Cookies(runtime.config, runtime.secret_key)
-        self.templates = Jinja2Templates(directory=str(package_dir("templates")))
+        self.templates = Pages(str(package_dir("templates")), runtime.config.default_locale)
         self.templates.env.globals["issuer"] = runtime.config.issuer
         self._clients: dict[str, tuple[float, ClientRecord | None]] = {}
         self._cors_origins: frozenset[str] = frozenset()

@@ -19,6 +19,7 @@ from exeunt.errors import OperatorError
 from exeunt.lifecycle import EndReason, device_summary
 from exeunt.operations import accounts
 from exeunt.security import verify_password
+from exeunt.seed_file import MAX_PASSWORD, MIN_PASSWORD
 from exeunt.signout import sign_out, sign_out_user
 from exeunt.storage import sessions as session_store
 from exeunt.storage import throttle as throttle_store
@@ -29,16 +30,13 @@ from exeunt.throttling import WINDOW, account_key
 from exeunt.web.errors import NO_STORE, error_page
 from exeunt.web.own_forms import read_own_form
 from exeunt.web.provider import Provider
+from exeunt.words import N_, NN_, Phrase, Words
 
-CROSS_SITE = "This request was sent from another site, so nothing was changed. Use this service's own page."
+CROSS_SITE = N_("This request was sent from another site, so nothing was changed. Use this service's own page.")
 
 
 def handle_of(sid: str) -> str:
     return hashlib.sha256(b"exeunt.session-handle\x00" + sid.encode()).hexdigest()[:24]
-
-
-def _when(value: object) -> str:
-    return f"{value:%Y-%m-%d %H:%M} UTC"
 
 
 async def sessions_page(request: Request) -> Response:
@@ -63,8 +61,8 @@ async def _render_sessions(provider: Provider, request: Request, current: Sessio
                     "current": s.sid == current.sid,
                     "device": device_summary(s.user_agent),
                     "ip": s.ip,
-                    "started": _when(s.created_at),
-                    "last_active": _when(s.last_active_at),
+                    "started": s.created_at,
+                    "last_active": s.last_active_at,
                     "applications": [c.name for c in await session_store.participants(conn, s.sid)],
                 }
             )
@@ -72,8 +70,8 @@ async def _render_sessions(provider: Provider, request: Request, current: Sessio
         guessed = await _guessed(conn, user.username, now) if user else None
     rows.sort(key=lambda r: not r["current"])
     messages = {
-        "one": "That device is signed out, and its applications are being told.",
-        "others": "Every other device is signed out, and their applications are being told.",
+        "one": N_("That device is signed out, and its applications are being told."),
+        "others": N_("Every other device is signed out, and their applications are being told."),
     }
     return provider.templates.TemplateResponse(
         request,
@@ -95,19 +93,21 @@ async def _guessed(conn: Connection, username: str, now: datetime) -> dict[str, 
     counter = (await throttle_store.read(conn, [key])).get(key)
     if counter is None or now - counter.last_failure_at >= WINDOW:
         return None
-    return {"failures": counter.failures, "last": _when(counter.last_failure_at)}
+    return {"failures": counter.failures, "last": counter.last_failure_at}
 
 
 async def _own_post(request: Request) -> tuple[Provider, SessionRecord, dict[str, str]] | Response:
     provider = Provider.of(request)
-    form = await read_own_form(request, form="Account", cross_site=CROSS_SITE)
+    form = await read_own_form(request, refused=N_("Request refused"), cross_site=CROSS_SITE)
     if isinstance(form, Response):
         return form
     session = await provider.live_session_ending_overdue(request)
     if session is None:
         return RedirectResponse("/login?then=sessions", status_code=303, headers=NO_STORE)
     if not provider.csrf_ok("account", session.sid, form.get("csrf")):
-        return error_page(request, "Page expired", "This page is too old; nothing was changed. Open it again.", 400)
+        return error_page(
+            request, N_("Page expired"), N_("This page is too old; nothing was changed. Open it again."), 400
+        )
     return provider, session, form
 
 
@@ -123,7 +123,7 @@ async def end_one(request: Request) -> Response:
     target = next((s for s in mine if handle_of(s.sid) == handle and s.sid != current.sid), None)
     if target is None:
         return error_page(
-            request, "Session not found", "That device is not signed in any more (or is not one of yours).", 404
+            request, N_("Session not found"), N_("That device is not signed in any more (or is not one of yours)."), 404
         )
     await sign_out(provider.runtime, target.sid, EndReason.OTHER_DEVICE)
     return RedirectResponse("/account/sessions?done=one", status_code=303, headers=NO_STORE)
@@ -148,7 +148,7 @@ async def password_page(request: Request) -> Response:
 
 
 def _render_password(
-    provider: Provider, request: Request, session: SessionRecord, message: str | None = None, *, status: int = 200
+    provider: Provider, request: Request, session: SessionRecord, message: Words | None = None, *, status: int = 200
 ) -> Response:
     return provider.templates.TemplateResponse(
         request,
@@ -172,9 +172,15 @@ async def change_password(request: Request) -> Response:
     if user is None:
         return RedirectResponse("/login?then=password", status_code=303, headers=NO_STORE)
     if len(current) > 1024 or not await asyncio.to_thread(verify_password, current, user.password_hash):
-        return _render_password(provider, request, session, "Your current password is not right.", status=400)
+        return _render_password(provider, request, session, N_("Your current password is not right."), status=400)
     if new != again:
-        return _render_password(provider, request, session, "The two new passwords differ.", status=400)
+        return _render_password(provider, request, session, N_("The two new passwords differ."), status=400)
+    if not MIN_PASSWORD <= len(new) <= MAX_PASSWORD:
+        length = Phrase(
+            N_("A password must be %(least)s to %(most)s characters long."),
+            {"least": MIN_PASSWORD, "most": MAX_PASSWORD},
+        )
+        return _render_password(provider, request, session, length, status=400)
     try:
         ended = await accounts.set_password(provider.runtime, user.username, new, keep_sid=session.sid, by_owner=True)
     except OperatorError as exc:
@@ -184,5 +190,11 @@ async def change_password(request: Request) -> Response:
         provider,
         request,
         session,
-        f"Your password is changed. {others} other device{'' if others == 1 else 's'} signed out.",
+        Phrase.counted(
+            NN_(
+                "Your password is changed. %(n)s other device signed out.",
+                "Your password is changed. %(n)s other devices signed out.",
+            ),
+            others,
+        ),
     )

@@ -21,6 +21,7 @@ from exeunt.web.errors import error_page
 from exeunt.web.login_form import render_login
 from exeunt.web.params import BadParameters, read_params
 from exeunt.web.provider import Provider
+from exeunt.words import N_
 
 
 async def authorize(request: Request) -> Response:
@@ -28,7 +29,8 @@ async def authorize(request: Request) -> Response:
     try:
         params = await read_params(request, provider.config.max_body_bytes)
     except BadParameters as exc:
-        return error_page(request, "Sign-in request is malformed", exc.description, exc.status)
+        return error_page(request, N_("Sign-in request is malformed"), exc.description, exc.status)
+    request.state.ui_locales = params.get("ui_locales")  # Core §3.1.2.1: the pages speak it (GET or POST)
     now = provider.now()
     idle = provider.config.session_idle_timeout
     sid = provider.cookies.read_sid(request)

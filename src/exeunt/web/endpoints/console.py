@@ -153,7 +153,7 @@ async def requeue(request: Request) -> Response:
     if isinstance(checked, Response):
         return checked
     provider, session, _ = checked
-    form = await read_own_form(request, form="Console", cross_site=CROSS_SITE)
+    form = await read_own_form(request, refused="Request refused", cross_site=CROSS_SITE)
     if isinstance(form, Response):
         return form
     if not provider.csrf_ok("console", session.sid, form.get("csrf")):

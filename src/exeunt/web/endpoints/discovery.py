@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from exeunt.config import Config
+from exeunt.languages import SUPPORTED
 from exeunt.protocol.scopes import SERVICE_SCOPES
 from exeunt.web.provider import Provider
 
@@ -56,6 +57,7 @@ def metadata(config: Config, algorithms: list[str]) -> dict[str, Any]:
         "id_token_signing_alg_values_supported": algorithms,
         "scopes_supported": SCOPES,
         "claims_supported": CLAIMS,
+        "ui_locales_supported": list(SUPPORTED),  # Discovery 1.0 §3: the pages' languages (ui_locales)
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         "introspection_endpoint_auth_methods_supported": AUTH_METHODS,

@@ -36,6 +36,7 @@ from exeunt.web.errors import NO_STORE, error_page
 from exeunt.web.own_forms import read_own_form
 from exeunt.web.params import BadParameters, read_params
 from exeunt.web.provider import Provider
+from exeunt.words import N_
 
 log = logging.getLogger("exeunt.signout")
 
@@ -101,6 +102,7 @@ async def end_session_endpoint(request: Request) -> Response:
                     now=provider.now(),
                     lookup=partial(provider.client, conn),
                 )
+    request.state.ui_locales = req.ui_locales  # the pages of this sign-out speak the application's language
     if request.method == "POST":
         # A cross-site POST does not carry our SameSite=Lax cookie; continue as a top-level GET, which does.
         return RedirectResponse("/logout?" + urlencode({"r": _dump(provider, req)}), status_code=303, headers=NO_STORE)
@@ -142,18 +144,22 @@ async def confirm(request: Request) -> Response:
     provider = Provider.of(request)
     form = await read_own_form(
         request,
-        form="Sign-out",
-        cross_site="This sign-out was sent from another site, so nobody was signed out. "
-        "Use the sign-out button on this service's own page.",
+        refused=N_("Sign-out refused"),
+        cross_site=N_(
+            "This sign-out was sent from another site, so nobody was signed out. "
+            "Use the sign-out button on this service's own page."
+        ),
     )
     if isinstance(form, Response):
         return form
     req = _load(provider, form.get("pending", ""))
+    if req is not None:
+        request.state.ui_locales = req.ui_locales
     if req is None:
         return error_page(
             request,
-            "Sign-out page expired",
-            "This sign-out page is too old. Nobody was signed out; open the sign-out page again.",
+            N_("Sign-out page expired"),
+            N_("This sign-out page is too old. Nobody was signed out; open the sign-out page again."),
             400,
             retry="/logout",
         )
@@ -163,9 +169,11 @@ async def confirm(request: Request) -> Response:
     if not provider.csrf_ok("logout", session.sid, form.get("csrf")):
         return error_page(
             request,
-            "Sign-out page expired",
-            "This sign-out form does not belong to your current "
-            "session, so nobody was signed out. Open the sign-out page again.",
+            N_("Sign-out page expired"),
+            N_(
+                "This sign-out form does not belong to your current "
+                "session, so nobody was signed out. Open the sign-out page again."
+            ),
             400,
             retry="/logout",
         )
@@ -184,7 +192,8 @@ async def _sign_out(provider: Provider, session: SessionRecord, req: LogoutReque
     if ended is None:  # another tab signed out a moment earlier
         response: Response = RedirectResponse("/logout", status_code=303, headers=NO_STORE)
     else:
-        response = RedirectResponse(f"/logout/done/{ended.signout.id}", status_code=303, headers=NO_STORE)
+        language = f"?{urlencode({'ui_locales': req.ui_locales})}" if req.ui_locales else ""
+        response = RedirectResponse(f"/logout/done/{ended.signout.id}{language}", status_code=303, headers=NO_STORE)
     provider.cookies.clear_session(response)
     provider.cookies.set_browser_state(response)  # Session Management: old session_state now reads "changed"
     return response

@@ -25,10 +25,11 @@ from exeunt.web.guessing import address_of, count_failure, locked_for, wait_mess
 from exeunt.web.login_form import after_sign_in, load_pending, render_login
 from exeunt.web.own_forms import read_own_form
 from exeunt.web.provider import Provider
+from exeunt.words import N_
 
 log = logging.getLogger("exeunt.login")
 MAX_CREDENTIAL_LENGTH = 1024
-BAD_CREDENTIALS = "Incorrect username or password."
+BAD_CREDENTIALS = N_("Incorrect username or password.")
 
 
 async def login_form(request: Request) -> Response:
@@ -40,17 +41,21 @@ async def login_submit(request: Request) -> Response:
     provider = Provider.of(request)
     form = await read_own_form(
         request,
-        form="Sign-in",
-        cross_site="This sign-in form was sent from another site. Open the sign-in page yourself.",
+        refused=N_("Sign-in refused"),
+        cross_site=N_("This sign-in form was sent from another site. Open the sign-in page yourself."),
     )
     if isinstance(form, Response):
         return form
 
     blob = form.get("pending", "")
     pending = load_pending(provider, blob) if blob else None
+    if pending is not None:
+        request.state.ui_locales = pending.get("ui_locales")  # the application's language, carried in the form
     if blob and pending is None:
         return error_page(
-            request, "Sign-in page expired", "This sign-in page is too old. Go back to the application and start again."
+            request,
+            N_("Sign-in page expired"),
+            N_("This sign-in page is too old. Go back to the application and start again."),
         )
     if not provider.csrf_ok("login", provider.cookies.read_login_binding(request), form.get("csrf")):
         return render_login(
@@ -59,7 +64,7 @@ async def login_submit(request: Request) -> Response:
             params=pending,
             then=form.get("then"),
             status=400,
-            message="This sign-in page expired. Please sign in again.",
+            message=N_("This sign-in page expired. Please sign in again."),
         )
 
     req = None
@@ -84,7 +89,7 @@ async def login_submit(request: Request) -> Response:
             username=username,
             status=400,
             client_name=client_name,
-            message="Enter your username and password.",
+            message=N_("Enter your username and password."),
         )
     if len(username) > MAX_CREDENTIAL_LENGTH or len(password) > MAX_CREDENTIAL_LENGTH:
         return render_login(
