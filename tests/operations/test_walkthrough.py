@@ -5,21 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.support.cli import exeunt
-from tests.support.flows import Browser, Rp, continue_from, exchange, sign_out
+from tests.support.flows import Browser, Remote, Rp, continue_from, exchange, sign_out
 from tests.support.process import ExeuntProcess
 from tests.support.servers import free_port
 
 CB = "http://localhost:9/cb"
-
-
-class _Served:
-    """The provider as a separate ``exeunt serve`` process, for the helpers that take an Idp."""
-
-    def __init__(self, issuer: str) -> None:
-        self.issuer = issuer
-
-    def url(self, path: str) -> str:
-        return self.issuer + path
 
 
 def test_the_walkthrough_word_for_word_ends_with_a_sign_out(tmp_path: Path) -> None:
@@ -31,13 +21,13 @@ def test_the_walkthrough_word_for_word_ends_with_a_sign_out(tmp_path: Path) -> N
                    "--post-logout-redirect-uri", home, cwd=tmp_path)  # fmt: skip
     secret = added.stdout.split("client_secret: ")[1].split()[0]
     port = free_port()
-    served = _Served(f"http://127.0.0.1:{port}")
+    served = Remote(f"http://127.0.0.1:{port}")
     server = ExeuntProcess(["serve", "--port", str(port)], {}, tmp_path, tmp_path / "serve.log")
-    browser = Browser(served)  # type: ignore[arg-type]
+    browser = Browser(served)
     try:
         server.wait_healthy(served.issuer)
         app = Rp("my-app", callback, secret)
-        answer = exchange(served, app, browser.sign_in(app, password="walkthrough-pw", scope="openid profile"))  # type: ignore[arg-type]
+        answer = exchange(served, app, browser.sign_in(app, password="walkthrough-pw", scope="openid profile"))
         id_token = answer.json()["id_token"]
         listed = exeunt("sessions", "list", cwd=tmp_path).stdout
         [row] = listed.splitlines()[1:]
