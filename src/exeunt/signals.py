@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from exeunt.catalogs import in_every_language
 from exeunt.lifecycle import EndReason
@@ -146,31 +147,30 @@ async def verification(
     conn: Connection, stream: StreamRecord, state: str | None, *, issuer: str, now: datetime
 ) -> None:
     """SSF §8.1.4: a verification event on the stream (held, like any other, while it is paused)."""
-    event = _event(
-        stream,
-        issuer=issuer,
-        now=now,
-        txn=None,
-        sid=None,
-        event_type=signals.VERIFICATION,
-        subject=signals.stream_subject(stream.stream_id),
-        event=signals.verification(state),
-    )
-    await security_events.enqueue_many(conn, [event], now)
+    await _about_the_stream(conn, stream, signals.VERIFICATION, signals.verification(state), issuer=issuer, now=now)
 
 
 async def stream_updated(
     conn: Connection, stream: StreamRecord, status: str, reason: str | None, *, issuer: str, now: datetime
 ) -> None:
     """SSF §8.1.5: exeunt itself (an operator) changed the stream's status; sent whatever it is."""
-    event = _event(
+    await _about_the_stream(
+        conn, stream, signals.STREAM_UPDATED, signals.stream_updated(status, reason), issuer=issuer, now=now
+    )
+
+
+async def _about_the_stream(
+    conn: Connection, stream: StreamRecord, event_type: str, event: dict[str, Any], *, issuer: str, now: datetime
+) -> None:
+    """An event whose subject is the stream itself (SSF §8.1: verification, stream-updated)."""
+    made = _event(
         stream,
         issuer=issuer,
         now=now,
         txn=None,
         sid=None,
-        event_type=signals.STREAM_UPDATED,
+        event_type=event_type,
         subject=signals.stream_subject(stream.stream_id),
-        event=signals.stream_updated(status, reason),
+        event=event,
     )
-    await security_events.enqueue_many(conn, [event], now)
+    await security_events.enqueue_many(conn, [made], now)

@@ -9,42 +9,20 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlsplit
 
-import httpx
-
-from exeunt.delivery.sending import post
-from exeunt.delivery.transport import delivery_client, delivery_transport
+from exeunt.delivery.sending import HttpSender, post
 from exeunt.protocol.clients import ClientRecord
 from exeunt.protocol.delivery import Answer, Outcome, classify
-from exeunt.runtime import Runtime
 from exeunt.storage import clients as client_store
 from exeunt.storage.database import Connection
 from exeunt.storage.outbox import DeliveryRecord
 from exeunt.tokens.logout_token import mint_logout_token
 
-BODY_CAP = 4096
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 FORM_PREFIX = b"logout_token="  # a JWT is base64url and dots: nothing in it needs form-encoding
 
 
-class LogoutTokenSender:
+class LogoutTokenSender(HttpSender):
     name = "backchannel"
-
-    def __init__(self, runtime: Runtime, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.runtime = runtime
-        self.config = runtime.config
-        self._transport = transport or delivery_transport(
-            allow_private=self.config.backchannel_allow_private,
-            max_per_host=self.config.backchannel_per_host,
-            body_cap=BODY_CAP,
-        )
-        self._http: httpx.AsyncClient | None = None
-
-    async def start(self) -> None:
-        self._http = delivery_client(self._transport, timeout=self.config.backchannel_timeout)
-
-    async def close(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
 
     async def load(self, conn: Connection, rows: list[DeliveryRecord]) -> dict[str, ClientRecord]:
         return await client_store.get_many(conn, sorted({r.client_id for r in rows}))

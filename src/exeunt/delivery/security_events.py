@@ -14,40 +14,17 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlsplit
 
-import httpx
-
-from exeunt.delivery.sending import post
-from exeunt.delivery.transport import delivery_client, delivery_transport
+from exeunt.delivery.sending import HttpSender, post
 from exeunt.protocol.delivery import Answer, DeliveryState, Outcome, classify
-from exeunt.runtime import Runtime
 from exeunt.storage import streams as stream_store
 from exeunt.storage.database import Connection
 from exeunt.storage.security_events import CONTROL_EVENTS, EventRecord
 from exeunt.storage.streams import StreamRecord
 from exeunt.tokens.security_event import SET_ALG, mint_set
 
-BODY_CAP = 4096
 
-
-class SecurityEventSender:
+class SecurityEventSender(HttpSender):
     name = "ssf"
-
-    def __init__(self, runtime: Runtime, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.runtime = runtime
-        self.config = runtime.config
-        self._transport = transport or delivery_transport(
-            allow_private=self.config.backchannel_allow_private,
-            max_per_host=self.config.backchannel_per_host,
-            body_cap=BODY_CAP,
-        )
-        self._http: httpx.AsyncClient | None = None
-
-    async def start(self) -> None:
-        self._http = delivery_client(self._transport, timeout=self.config.backchannel_timeout)
-
-    async def close(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
 
     async def load(self, conn: Connection, rows: list[EventRecord]) -> dict[str, StreamRecord]:
         return await stream_store.get_many(conn, sorted({r.stream_id for r in rows}))

@@ -1,4 +1,4 @@
-"""What every sender shares: one POST, bounded in time, and what came of it in the policy's terms.
+"""What every sender shares: its HTTP client, one POST bounded in time, and what came of it in the policy's terms.
 
 A sender (``logout_tokens.py``: back-channel logout tokens) knows its rows and how to make the
 request body; the deliveries job (``deliveries.py``) knows claiming, leases and recording, and
@@ -15,9 +15,34 @@ from typing import Any, Protocol
 
 import httpx
 
-from exeunt.delivery.transport import AddressNotAllowed
+from exeunt.delivery.transport import AddressNotAllowed, delivery_client, delivery_transport
 from exeunt.protocol.delivery import Answer, Outcome
+from exeunt.runtime import Runtime
 from exeunt.storage.database import Connection
+
+BODY_CAP = 4096  # bytes of a receiver's answer read at the most (kept for the log's excerpt)
+
+
+class HttpSender:
+    """The HTTP client every sender posts with: the guarded transport (addresses checked when
+    connected, a cap per host, a cap on the answer read), opened by ``start``, closed by ``close``."""
+
+    def __init__(self, runtime: Runtime, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.runtime = runtime
+        self.config = runtime.config
+        self._transport = transport or delivery_transport(
+            allow_private=self.config.backchannel_allow_private,
+            max_per_host=self.config.backchannel_per_host,
+            body_cap=BODY_CAP,
+        )
+        self._http: httpx.AsyncClient | None = None
+
+    async def start(self) -> None:
+        self._http = delivery_client(self._transport, timeout=self.config.backchannel_timeout)
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
 
 
 class QueuedRow(Protocol):
