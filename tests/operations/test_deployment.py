@@ -61,6 +61,21 @@ def compose_config() -> dict:  # type: ignore[type-arg]
     return yaml.safe_load(result.stdout)
 
 
+def test_podman_compose_reads_the_compose_file_as_docker_compose_does(tmp_path: Path) -> None:
+    """podman-compose (Debian's 1.0) plans the same four containers with the same settings: no
+    variable is passed on unexpanded (it once passed "${VAR:-}" on as text)."""
+    shutil.copy(ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
+    planned = subprocess.run([tool("podman-compose"), "--dry-run", "up", "-d", "--no-build"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    runs = [line for line in planned.stdout.splitlines() if line.startswith("podman run ")]
+    assert len(runs) == 4, planned.stdout + planned.stderr
+    assert not any("${" in line for line in runs), runs
+    idp = next(line for line in runs if "--name=" in line and "_idp_" in line)
+    assert "-e EXEUNT_METRICS_TOKEN= " in idp and "-e EXEUNT_ISSUER=https://id.example.com " in idp
+    assert idp.endswith("exeunt serve --host 0.0.0.0 --port 8000 --no-worker")
+
+
 def test_compose_file_validates_with_the_documented_env_file() -> None:
     services = compose_config()["services"]
     assert set(services) == {"postgres", "migrate", "idp", "worker"}
