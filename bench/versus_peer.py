@@ -11,8 +11,9 @@ receiver at 127.0.0.1:RP_PORT, and user alice.  Figures, each with the ratio exe
 * sign-out fan-out: a browser signed in to all 20 clients confirms its sign-out; the time until
   the sign-out response, and until all 20 logout tokens have reached the receiver (median of N).
 
-exeunt runs on the embedded default (SQLite, one process), and with ``--pg-url`` also on PostgreSQL
-with two ``serve`` processes (the load generator alternates between them, as a load balancer would).
+exeunt runs on the embedded default (SQLite) as one process (``EXEUNT_PROCESSES=1``) and as its
+default, one process per core sharing the port (``EXEUNT_PROCESSES=auto``), and with ``--pg-url``
+also on PostgreSQL with one process per core.
 
 Usage: .venv/bin/python bench/versus_peer.py [--seconds 8] [--signouts 15] [--pg-url postgresql+asyncpg://...]
 """
@@ -260,11 +261,18 @@ def start_peer(work: Path, rp_port: int) -> tuple[Process, str]:
 
 
 def start_exeunt(
-    work: Path, url: str, processes: int, seed: Path, settings: dict[str, str] | None = None
+    work: Path, url: str, processes: str, seed: Path, settings: dict[str, str] | None = None
 ) -> tuple[list[Process], list[str]]:
-    ports = [free_port() for _ in range(processes)]
+    """One ``exeunt serve`` with ``EXEUNT_PROCESSES=processes`` (its CPU is counted over all its processes)."""
+    ports = [free_port()]
     bases = [f"http://127.0.0.1:{p}" for p in ports]
-    env = {"EXEUNT_DATABASE_URL": url, "EXEUNT_ISSUER": bases[0], "EXEUNT_LOG_LEVEL": "warning", **(settings or {})}
+    env = {
+        "EXEUNT_DATABASE_URL": url,
+        "EXEUNT_ISSUER": bases[0],
+        "EXEUNT_LOG_LEVEL": "warning",
+        "EXEUNT_PROCESSES": processes,
+        **(settings or {}),
+    }
     exeunt("migrate", env=env)
     exeunt("seed", str(seed), env=env)
     servers = [
@@ -332,13 +340,19 @@ def main() -> None:
                 results[op.name] = await run_op(op, receiver, args.seconds, args.signouts)
             finally:
                 peer.stop()
-            configurations = [("exeunt (SQLite, 1 process)", f"sqlite+aiosqlite:///{work / 'exeunt.db'}", 1)]
+            cores = len(os.sched_getaffinity(0))
+            configurations = [
+                ("exeunt (SQLite, 1 process)", f"sqlite+aiosqlite:///{work / 'exeunt-1.db'}", "1"),
+                (f"exeunt (SQLite, {cores} processes)", f"sqlite+aiosqlite:///{work / 'exeunt-n.db'}", "auto"),
+            ]
             if args.pg_url:
-                configurations.append(("exeunt (PostgreSQL, 2 processes)", args.pg_url, 2))
+                configurations.append((f"exeunt (PostgreSQL, {cores} processes)", args.pg_url, "auto"))
             for name, url, processes in configurations:
                 servers, bases = start_exeunt(work, url, processes, seed)
                 try:
-                    op = Op(name, bases[0], bases, [s.proc.pid for s in servers], rp)
+                    await asyncio.sleep(1.0)  # every process up (the first one answering is not enough)
+                    pids = [pid for s in servers for pid in _children_and_self(s.proc.pid)]
+                    op = Op(name, bases[0], bases, pids, rp)
                     results[name] = await run_op(op, receiver, args.seconds, args.signouts)
                 finally:
                     for server in servers:

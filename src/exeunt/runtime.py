@@ -13,6 +13,7 @@ from exeunt.storage import keys as key_store
 from exeunt.storage import secrets as secret_store
 from exeunt.storage.database import Database
 from exeunt.tokens.keys import KeyRecord, KeyRing, new_key_record, records_from_pem_files
+from exeunt.wakeups import Announcer, address
 
 KEY_RING_TTL = 30.0  # seconds before another process's key rotation is noticed
 
@@ -28,6 +29,8 @@ class Runtime:
         self._ring_lock = asyncio.Lock()
         self._outbox_listeners: list[Callable[[], None]] = []
         self._outcome_listeners: list[Callable[[], None]] = []
+        # SQLite has no NOTIFY: a worker in another process of this host is woken by a datagram.
+        self._announcer = Announcer(address(config.database_url) if db.is_sqlite else None)
 
     @classmethod
     async def start(cls, config: Config, clock: Clock = SYSTEM) -> Runtime:
@@ -79,6 +82,7 @@ class Runtime:
     def outbox_changed(self) -> None:
         for callback in list(self._outbox_listeners):
             callback()
+        self._announcer.announce()
 
     def on_outcomes(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call ``callback`` whenever this process's worker has recorded delivery outcomes (a browser
@@ -91,4 +95,5 @@ class Runtime:
             callback()
 
     async def close(self) -> None:
+        self._announcer.close()
         await self.db.dispose()

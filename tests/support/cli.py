@@ -14,7 +14,7 @@ def exeunt(
     *args: str, cwd: Path, stdin: str = "", env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     """``exeunt ARGS`` in ``cwd``: no EXEUNT_* of this process leaks in, only ``env``'s."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("EXEUNT_")}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("EXEUNT_")} | {"EXEUNT_PROCESSES": "1"}
     return subprocess.run(
         [*EXEUNT, *args],
         cwd=cwd,

@@ -15,7 +15,9 @@ from tests.support.waiting import wait_until
 
 class ExeuntProcess:
     def __init__(self, args: list[str], env: dict[str, str], cwd: Path, log: Path) -> None:
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("EXEUNT_")}
+        # One process unless a test asks for more (EXEUNT_PROCESSES defaults to one per core): the
+        # suite runs four tests at once on two cores.
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("EXEUNT_")} | {"EXEUNT_PROCESSES": "1"}
         self.log_path = log
         self._log = log.open("ab")
         self.proc = subprocess.Popen(

@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("protocol", ("exeunt.protocol",)),
     ("settings", ("exeunt.config", "exeunt.seed_file")),
     ("storage", ("exeunt.storage",)),
-    ("runtime", ("exeunt.runtime",)),
+    ("runtime", ("exeunt.runtime", "exeunt.wakeups")),
     ("ending sessions", ("exeunt.signout", "exeunt.signals")),
     ("background jobs", ("exeunt.jobs", "exeunt.delivery")),
     ("the worker", ("exeunt.worker",)),

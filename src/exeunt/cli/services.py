@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import signal
+import socket
 import sys
 from collections.abc import Awaitable
 from pathlib import Path
@@ -37,10 +38,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     config = config_of(args)
     logs.setup(config.log_level, config.log_format)
-    _check_port_free(args.host, config.port)
     _warn_about_issuer_port(config.issuer, config.port)
+    processes = serving.process_count(config.processes, sqlite=config.database_url.startswith("sqlite"))
+    if processes == 1:
+        _check_port_free(args.host, config.port)
 
-    async def run() -> int:
+    async def prepare() -> int:
         db = await startup.prepare_database(config)
         await db.dispose()
         if config.seed_file:
@@ -50,17 +53,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
             finally:
                 await seed_db.dispose()
             print(f"seed file {config.seed_file}: {count(users, 'user')} and {count(clients, 'client')} written")
-        app = create_app(config, run_worker=not args.no_worker)
+        return 0
+
+    async def run(index: int, sock: socket.socket | None) -> int:
+        app = create_app(config, run_worker=index == 0 and not args.no_worker)
         server = serving.server(app, host=args.host, port=config.port, config=config)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, server.handle_exit, signum, None)
-        banner = asyncio.create_task(_banner(server, config))
-        await server.serve()
-        banner.cancel()
+            # Several processes: a terminal's Ctrl-C reaches each and the parent passes it on too, so a
+            # second one must not cut the drain short (uvicorn's "forced" exit is for a second SIGINT).
+            loop.add_signal_handler(signum, server.handle_exit, signum if sock is None else signal.SIGTERM, None)
+        banner = asyncio.create_task(_banner(server, config, processes)) if index == 0 else None
+        await server.serve(sockets=[sock] if sock is not None else None)
+        if banner is not None:
+            banner.cancel()
         return 0 if server.started else 1
 
-    return _run_service(run())
+    if processes == 1:
+        _run_service(prepare())
+        return _run_service(run(0, None))
+    sock = serving.listening_socket(args.host, config.port)
+    _run_service(prepare())  # migrations and the seed once, before the processes start
+    return serving.supervise(processes, lambda index: _run_service(run(index, sock)))
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -94,11 +108,12 @@ def _warn_about_issuer_port(issuer: str, port: int) -> None:
         )
 
 
-async def _banner(server: Any, config: Config) -> None:
+async def _banner(server: Any, config: Config, processes: int = 1) -> None:
     while not server.started:
         await asyncio.sleep(0.05)
+    many = f" ({processes} processes on port {config.port})" if processes > 1 else ""
     print(
-        f"exeunt is running: issuer {config.issuer}\n"
+        f"exeunt is running: issuer {config.issuer}{many}\n"
         f"  discovery: {config.issuer}/.well-known/openid-configuration\n"
         "  in another terminal, in this folder, with the same EXEUNT_* settings (. .venv/bin/activate first):\n"
         "  add a user:   exeunt users add alice --email alice@example.org\n"

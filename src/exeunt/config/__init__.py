@@ -63,6 +63,7 @@ class Config:
     http_header_timeout: float
     port: int
     http_max_connections: int
+    processes: int  # 0: one per core (serving.process_count)
     worker_nice: int
     worker_backlog_share: int
     log_level: str

@@ -10,6 +10,7 @@ from exeunt.config.values import (
     database_url,
     flag,
     issuer_url,
+    processes,
     readable_file,
     seconds,
     secret_key,
@@ -225,6 +226,15 @@ SETTINGS: tuple[Setting, ...] = (
         whole(1, 65535),
         "The port `exeunt serve` listens on (unless --port says otherwise), and the one `exeunt healthcheck` "
         "probes: set it once, in a container's environment, and both follow.",
+    ),
+    Setting(
+        "EXEUNT_PROCESSES",
+        "processes",
+        0,
+        processes,
+        "Processes `exeunt serve` runs, sharing its port: auto (one per core on PostgreSQL, one on SQLite) or "
+        "1 to 64. One of them runs the delivery worker (unless --no-worker).",
+        "auto",
     ),
     Setting(
         "EXEUNT_HTTP_MAX_CONNECTIONS",

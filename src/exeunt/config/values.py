@@ -26,6 +26,16 @@ def whole(minimum: int = 1, maximum: int | None = None) -> Parse:
     return parse
 
 
+def processes(name: str, raw: str) -> int:
+    """``auto`` (0: one per core this process may run on) or a whole number of processes."""
+    if raw.strip().lower() == "auto":
+        return 0
+    value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 3 else None
+    if value is None or not 1 <= value <= 64:
+        raise ConfigError(f"{name} must be auto or a whole number from 1 to 64 (got {raw!r}).")
+    return value
+
+
 def seconds(minimum: float = 0.0, maximum: float = 3600.0) -> Parse:
     def parse(name: str, raw: str) -> float:
         try:

@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
+from exeunt import wakeups
 from exeunt.clock import Clock
 from exeunt.jobs.pacing import Pacer
 from exeunt.runtime import Runtime
@@ -94,6 +95,11 @@ class JobHost:
     async def run(self) -> None:
         """Run every job until ``stop()``; then let each finish (bounded)."""
         unsubscribe = self.runtime.on_outbox(self.wake)
+        # Other processes' sign-outs on the same SQLite file (PostgreSQL: LISTEN, below).
+        other_processes = wakeups.Listener(
+            wakeups.address(self.runtime.config.database_url) if self.runtime.db.is_sqlite else None, self.wake
+        )
+        other_processes.start()
         try:
             while not self._stopping.is_set():
                 self.cycles += 1
@@ -113,6 +119,7 @@ class JobHost:
                     await self._sleep(wait)
         finally:
             unsubscribe()
+            other_processes.close()
             for job in reversed(self.jobs):
                 with contextlib.suppress(Exception):
                     await job.finish()

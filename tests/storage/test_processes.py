@@ -1,0 +1,101 @@
+"""`exeunt serve` on every core: several processes share the port, one of them runs the delivery
+worker (one heartbeat, not one per process), a sign-out handled by any of them reaches the
+applications, a process that dies is started again, and SIGTERM stops them all; on SQLite a worker
+in another process is woken by a datagram (there is no NOTIFY)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from exeunt.wakeups import Listener, address
+from tests.support.cli import exeunt
+from tests.support.flows import Browser, Remote, Rp, exchange, sign_out
+from tests.support.process import ExeuntProcess
+from tests.support.rp import RecordingRp
+from tests.support.servers import free_port
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def children_of(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, timeout=10).stdout
+    return [int(line) for line in found.split()]
+
+
+def test_serve_on_two_processes_one_worker(database_url: str, tmp_path: Path, receivers: list[RecordingRp]) -> None:
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    env = {"EXEUNT_ISSUER": issuer, "EXEUNT_DATABASE_URL": database_url, "EXEUNT_SECRET_KEY": "p" * 48}
+    rp = RecordingRp("notes")
+    receivers.append(rp)
+    added = exeunt("clients", "add", "notes", "--redirect-uri", rp.redirect_uri,
+                   "--backchannel-logout-uri", rp.base + "/bc", cwd=tmp_path, env=env)  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    rp.start(issuer, added.stdout.split("client_secret: ")[1].split()[0])
+    client = Rp("notes", rp.redirect_uri, rp.secret)
+    exeunt("users", "add", "alice", "--password-stdin", cwd=tmp_path, env=env, stdin="correct horse battery\n")
+    server = ExeuntProcess(["serve", "--port", str(port)], {**env, "EXEUNT_PROCESSES": "2"}, tmp_path,
+                           tmp_path / "serve.log")  # fmt: skip
+    try:
+        server.wait_healthy(issuer)
+        wait_until(lambda: len(children_of(server.proc.pid)) == 2, timeout=20, what="two processes")
+        wait_until(lambda: "(2 processes on port" in server.output(), timeout=10, what="the banner")
+        ready = httpx.get(issuer + "/readyz").json()
+        assert ready["checks"]["worker"] == "ok"
+        for _ in range(6):  # each sign-in and sign-out lands on either process
+            browser = Browser(Remote(issuer))
+            try:
+                assert (
+                    exchange(
+                        Remote(issuer), client, browser.sign_in(client, password="correct horse battery")
+                    ).status_code
+                    == 200
+                )
+                sign_out(browser)
+            finally:
+                browser.close()
+        rp.wait_for("backchannel", count=6, timeout=30)
+        beats = exeunt("deliveries", cwd=tmp_path, env=env)
+        assert beats.stdout.count("delivered") == 6, beats.stdout
+        # A process that dies is started again.
+        first = children_of(server.proc.pid)
+        subprocess.run(["kill", "-KILL", str(first[-1])], check=True, timeout=10)
+        wait_until(lambda: len(children_of(server.proc.pid)) == 2 and children_of(server.proc.pid) != first,
+                   timeout=20, what="the process to be started again")  # fmt: skip
+        assert "exited (-9); starting it again" in server.output()
+        wait_until(lambda: httpx.get(issuer + "/healthz").status_code == 200, timeout=10)
+        started = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(20) == 0 and time.monotonic() - started < 15
+    finally:
+        server.terminate()
+
+
+def test_a_worker_in_another_process_is_woken_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'exeunt.db'}"
+    announce = ("from exeunt.wakeups import Announcer, address; import sys; "
+                "a = Announcer(address(sys.argv[1])); a.announce(); a.close()")  # fmt: skip
+
+    async def main() -> bool:
+        woken = asyncio.Event()
+        listener = Listener(address(url), woken.set)
+        assert listener.start()
+        assert not Listener(address(url), woken.set).start()  # one listener per database and host
+        try:
+            done = await asyncio.create_subprocess_exec(sys.executable, "-c", announce, url)
+            await done.wait()
+            await asyncio.wait_for(woken.wait(), 10)
+            return woken.is_set()
+        finally:
+            listener.close()
+
+    assert asyncio.run(main())
