@@ -66,10 +66,12 @@ def test_an_upgrade_from_the_previous_release_loses_no_notification(
         "EXEUNT_ALLOWED_HOSTS": f"127.0.0.1:{ports[1]}",
         "EXEUNT_BACKCHANNEL_TIMEOUT": "2",
     }
-    old = {**env, "PYTHONPATH": str(old_src)}  # the previous release's code, this machine's packages
+    # The previous release's code, this machine's packages; it knows no EXEUNT_PROCESSES (and refuses
+    # settings it does not know).
+    old: dict[str, str | None] = {**env, "PYTHONPATH": str(old_src), "EXEUNT_PROCESSES": None}
     processes: list[ExeuntProcess] = []
 
-    def start(name: str, environment: dict[str, str], *args: str) -> ExeuntProcess:
+    def start(name: str, environment: dict[str, str | None], *args: str) -> ExeuntProcess:
         process = ExeuntProcess(list(args), environment, tmp_path, tmp_path / f"{name}.log")
         processes.append(process)
         return process

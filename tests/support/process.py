@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -14,16 +15,16 @@ from tests.support.waiting import wait_until
 
 
 class ExeuntProcess:
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, log: Path) -> None:
-        # One process unless a test asks for more (EXEUNT_PROCESSES defaults to one per core): the
-        # suite runs four tests at once on two cores.
+    def __init__(self, args: list[str], env: Mapping[str, str | None], cwd: Path, log: Path) -> None:
+        # One process unless a test asks for more (EXEUNT_PROCESSES defaults to one per core on
+        # PostgreSQL): the suite runs four tests at once on two cores.  A value None unsets a variable.
         clean = {k: v for k, v in os.environ.items() if not k.startswith("EXEUNT_")} | {"EXEUNT_PROCESSES": "1"}
         self.log_path = log
         self._log = log.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "exeunt.cli", *args],
             cwd=cwd,
-            env={**clean, **env},
+            env={k: v for k, v in {**clean, **env}.items() if v is not None},
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )

@@ -86,6 +86,8 @@ class RecordingRp:
     def stop(self) -> None:
         if self.server:
             self.server.stop()
+        else:  # never started (its test failed first): close the socket it holds
+            self.sock.close()
 
     # -- what tests read -------------------------------------------------------------
     def events(self, kind: str) -> list[Event]:
