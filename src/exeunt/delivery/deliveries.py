@@ -56,7 +56,8 @@ class Deliveries:
 
     @property
     def in_flight(self) -> int:
-        return len(self._tasks)
+        """Deliveries being sent, and those sent whose outcome is not recorded yet (a batch being gathered)."""
+        return len(self._tasks) + len(self._results)
 
     async def run_once(self) -> float:
         if self._flusher is None:
