@@ -7,6 +7,7 @@ from prometheus_client import Counter, Gauge, Histogram
 http_requests = Counter(
     "exeunt_http_requests_total", "HTTP requests by route and status", ["route", "method", "status"]
 )
+sql_statements = Counter("exeunt_sql_statements_total", "SQL statements this process sent to the database")
 signins = Counter("exeunt_signins_total", "Password sign-ins by outcome", ["outcome"])
 throttled = Counter(
     "exeunt_throttled_total", "Attempts refused because of earlier failed guesses", ["kind"]

@@ -95,7 +95,11 @@ def after_failure(previous: Counter | None, key: str, limit: Limit, now: datetim
 
 def wait_seconds(counters: list[Counter], now: datetime) -> int:
     """Whole seconds until every lock among ``counters`` has ended (0: not locked)."""
-    ends = [c.locked_until for c in counters if c.locked_until is not None and c.locked_until > now]
-    if not ends:
+    return seconds_until(max((c.locked_until for c in counters if c.locked_until is not None), default=None), now)
+
+
+def seconds_until(locked_until: datetime | None, now: datetime) -> int:
+    """Whole seconds until a lock ending at ``locked_until`` has ended (0: none, or over)."""
+    if locked_until is None or locked_until <= now:
         return 0
-    return max(1, int((max(ends) - now).total_seconds() + 0.999))
+    return max(1, int((locked_until - now).total_seconds() + 0.999))

@@ -19,10 +19,12 @@ from exeunt.runtime import Runtime
 from exeunt.signout import sign_out, sign_out_many
 from exeunt.storage import clients, grants, outbox
 from exeunt.storage import sessions as session_store
+from exeunt.storage import throttle as throttle_store
 from exeunt.storage import users as user_store
 from exeunt.storage.database import Database
 from exeunt.storage.migrations import current_revision, head_revision
 from exeunt.storage.models import Base
+from exeunt.throttling import Counter
 from exeunt.worker import background_worker
 from tests.support.sessions import write_sessions
 
@@ -87,13 +89,47 @@ def test_a_code_is_spent_exactly_once_under_concurrent_use(database_url: str) ->
 
         async def spend() -> bool:
             async with db.write() as conn:
-                _, first = await grants.consume_code(conn, "h", now)
+                first = (await grants.consume_code(conn, "h", now)).first_use
                 return first
 
         return list(await asyncio.gather(*(spend() for _ in range(8))))
 
     results = run(database_url, race)
     assert results.count(True) == 1
+
+
+def test_spending_a_code_reads_its_own_session_and_the_latest_lock(database_url: str) -> None:
+    """One statement spends the code and reads its session and the guessing locks: among several
+    sessions each code finds its own (a correlated subquery gone wrong would find any)."""
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    later = now + timedelta(minutes=3)
+
+    async def scenario(db: Database) -> tuple[list[grants.Spent], list[session_store.SessionRecord]]:
+        async with db.write() as conn:
+            await signed_in_with_client(conn, now)  # an earlier session, of another user
+            people = [
+                await user_store.add(conn, username=f"p{i}", password_hash="x", email=None, name=None, now=now)
+                for i in range(3)
+            ]
+            sessions = [
+                await session_store.create(conn, user_id=p.id, sub=p.sub, now=now, lifetime=600) for p in people
+            ]
+            for i, session in enumerate(sessions):
+                await grants.add_code(conn, code_for(session, f"h{i}", now=now, expires=later))
+            await throttle_store.write(conn, [Counter("k1", 9, now, later), Counter("k2", 1, now, None)])
+        async with db.write() as conn:
+            spent = [await grants.consume_code(conn, f"h{i}", now, ["k1", "k2"]) for i in (2, 0, 1)]
+            spent.append(await grants.consume_code(conn, "h0", now, ["k2"]))  # again
+            spent.append(await grants.consume_code(conn, "unknown", now, ["k1"]))
+            spent.append(await grants.consume_code(conn, "h1", now))  # no keys: a public client
+            return spent, sessions
+
+    spent, (s0, s1, s2) = run(database_url, scenario)
+    assert [x.session for x in spent[:3]] == [s2, s0, s1]
+    assert all(x.first_use and x.locked_until == later for x in spent[:3])
+    assert spent[3] == grants.Spent(spent[1].code, False, None, None)
+    assert spent[4] == grants.Spent(None, False, None, later)
+    assert (spent[5].first_use, spent[5].locked_until) == (False, None)
 
 
 def test_participation_is_one_row_per_session_and_client(database_url: str) -> None:
@@ -108,6 +144,11 @@ def test_participation_is_one_row_per_session_and_client(database_url: str) -> N
             )
             await session_store.record_participation(conn, sid=session.sid, client_id="c", now=t0)
             await session_store.record_participation(conn, sid=session.sid, client_id="c", now=t1)
+            # read as recorded 30 s ago: a second code within the minute writes nothing
+            _, seen = await session_store.get_for_client(conn, session.sid, "c")
+            await session_store.record_participation(
+                conn, sid=session.sid, client_id="c", now=t1 + timedelta(seconds=30), recorded_at=seen
+            )
             taking_part = [c.client_id for c in await session_store.participants(conn, session.sid)]
             rows = list(await conn.execute(session_store.participation.select()))
             return taking_part, rows

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from exeunt import metrics
 from exeunt.storage.sqlite_inline import inline_connector
 
 # What callers outside storage/ name: an open transaction to pass to the repository functions, and
@@ -85,6 +86,8 @@ class Database:
             kwargs["async_creator"] = inline_connector(str(path), busy_limit=statement_timeout or 15.0)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._write_turn = asyncio.Lock() if self.is_sqlite else None
+        # Counted for the benchmarks' "statements per flow" (BEGIN/COMMIT are not statements here).
+        event.listen(self.engine.sync_engine, "before_cursor_execute", _count_statement)
         if self.is_sqlite:
             # Inline, SQLite must never wait for a lock itself (that would stop the loop): the
             # connection retries "database is locked" asynchronously instead.
@@ -131,6 +134,10 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _count_statement(*_args: Any) -> None:
+    metrics.sql_statements.inc()
 
 
 def _configure_sqlite(engine: AsyncEngine, *, busy_ms: int) -> None:

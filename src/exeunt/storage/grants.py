@@ -5,13 +5,16 @@ Codes and tokens are stored only as SHA-256 hashes; the plain values exist only 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exeunt.storage.models import AccessToken, AuthorizationCode, RefreshToken, UTCDateTime, table_of
+from exeunt.storage.sessions import SessionRecord, sso_sessions
+from exeunt.storage.throttle import counters
 
 codes = table_of(AuthorizationCode)
 tokens = table_of(AccessToken)
@@ -70,29 +73,80 @@ class RefreshTokenRecord:
 # Statements on the sign-in path are built once: building them per call costs more than running them.
 _ADD_CODE = insert(codes)
 _ADD_TOKEN = insert(tokens)
+# Read by the statements that spend a code, so an exchange costs one statement before its token is
+# stored: the session the code was issued in, and the latest lock among the client's guessing keys
+# (read only: those tables are written by sessions.py and throttle.py alone).
+# Named in full: in RETURNING, SQLAlchemy leaves the updated table's columns unqualified, and an
+# unqualified "sid" inside the subquery would be the session's own (every session would match).
+_code_session = sso_sessions.alias("code_session")
+_SESSION_OF_CODE = literal_column(f"{_code_session.name}.sid") == literal_column(f"{codes.name}.sid")
+_SESSION_FIELDS = ("user_id", "sub", "auth_time", "created_at", "last_active_at", "expires_at", "ended_at")
+_LOCKED_UNTIL = (
+    select(func.max(counters.c.locked_until))
+    .where(counters.c.key.in_(bindparam("lock_keys", expanding=True)))
+    .scalar_subquery()
+    .label("locked_until")
+)
 _SPEND = (
     update(codes)
     .where(codes.c.code_hash == bindparam("b_code_hash"), codes.c.consumed_at.is_(None))
     .values(consumed_at=bindparam("now", type_=UTCDateTime()))
-    .returning(*codes.c)
+    .returning(
+        *codes.c,
+        *(
+            select(_code_session.c[name]).where(_SESSION_OF_CODE).scalar_subquery().label(f"s_{name}")
+            for name in _SESSION_FIELDS
+        ),
+        _LOCKED_UNTIL,
+    )
 )
+_SPENT_ALREADY = select(codes, _LOCKED_UNTIL).where(codes.c.code_hash == bindparam("b_code_hash"))
 
 
 async def add_code(conn: AsyncConnection, record: CodeRecord) -> None:
     await conn.execute(_ADD_CODE, [record.__dict__])
 
 
-async def consume_code(conn: AsyncConnection, code_hash: str, now: datetime) -> tuple[CodeRecord | None, bool]:
-    """Mark the code used.  Returns ``(record, first_use)``; ``record`` is None for an unknown code.
+@dataclass(frozen=True)
+class Spent:
+    """What spending a code found: the code (None: unknown), whether this was its first use, on a
+    first use the session it was issued in (None: that session is gone), and when the latest lock
+    against guessing the client's secret ends (None: there is none)."""
 
-    The conditional UPDATE makes single use hold even when two requests race with the same code.
+    code: CodeRecord | None
+    first_use: bool
+    session: SessionRecord | None = None
+    locked_until: datetime | None = None
+
+
+async def consume_code(
+    conn: AsyncConnection,
+    code_hash: str,
+    now: datetime,
+    lock_keys: Sequence[str] = (),
+) -> Spent:
+    """Mark the code used, reading its session and the locks of ``lock_keys`` in the same statement.
+
+    The conditional UPDATE makes single use hold even when two requests race with the same code.  A
+    caller that refuses the exchange afterwards (a locked or wrong secret) rolls the spending back.
     """
-    spent = await conn.execute(_SPEND, {"b_code_hash": code_hash, "now": now})
-    row = spent.first()
+    keys = list(lock_keys)
+    values = {"b_code_hash": code_hash, "now": now, "lock_keys": keys}
+    row = (await conn.execute(_SPEND, values)).first()
     if row is not None:
-        return CodeRecord(**row._mapping), True
-    row = (await conn.execute(select(codes).where(codes.c.code_hash == code_hash))).first()
-    return (CodeRecord(**row._mapping) if row else None), False
+        fields = dict(row._mapping)
+        facts = {name: fields.pop(f"s_{name}") for name in _SESSION_FIELDS}
+        locked_until = fields.pop("locked_until")
+        code = CodeRecord(**fields)
+        session = SessionRecord(sid=code.sid, **facts) if facts["user_id"] is not None else None
+        return Spent(code, True, session, locked_until)
+    row = (await conn.execute(_SPENT_ALREADY, {"b_code_hash": code_hash, "lock_keys": keys})).first()
+    if row is None:
+        locked = await conn.execute(select(_LOCKED_UNTIL.element), {"lock_keys": keys})
+        return Spent(None, False, None, locked.scalar())
+    fields = dict(row._mapping)
+    locked_until = fields.pop("locked_until")
+    return Spent(CodeRecord(**fields), False, None, locked_until)
 
 
 async def add_access_token(conn: AsyncConnection, record: AccessTokenRecord) -> None:

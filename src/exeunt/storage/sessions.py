@@ -105,6 +105,31 @@ async def get(conn: AsyncConnection, sid: str) -> SessionRecord | None:
     return _record(row) if row else None
 
 
+_BY_SID_FOR_CLIENT = (
+    select(sso_sessions, participation.c.last_code_at.label("client_last_code_at"))
+    .select_from(
+        sso_sessions.outerjoin(
+            participation,
+            and_(participation.c.sid == sso_sessions.c.sid, participation.c.client_id == bindparam("client_id")),
+        )
+    )
+    .where(sso_sessions.c.sid == bindparam("sid"))
+)
+
+
+async def get_for_client(
+    conn: AsyncConnection, sid: str, client_id: str
+) -> tuple[SessionRecord | None, datetime | None]:
+    """Session ``sid`` and when ``client_id`` was last recorded taking part in it (None: never), in
+    one statement: a signed-in browser's authorization request needs both."""
+    row = (await conn.execute(_BY_SID_FOR_CLIENT, {"sid": sid, "client_id": client_id})).first()
+    if row is None:
+        return None, None
+    fields = dict(row._mapping)
+    last_code_at = fields.pop("client_last_code_at")
+    return SessionRecord(**fields), last_code_at
+
+
 async def get_live(
     conn: AsyncConnection, sid: str, now: datetime, idle_timeout: int | None = None
 ) -> SessionRecord | None:
@@ -133,11 +158,22 @@ def _upsert_participation(dialect: str) -> Any:
 
 
 async def record_participation(
-    conn: AsyncConnection, *, sid: str, client_id: str, now: datetime, touch_session: bool = True
+    conn: AsyncConnection,
+    *,
+    sid: str,
+    client_id: str,
+    now: datetime,
+    touch_session: bool = True,
+    recorded_at: datetime | None = None,
 ) -> None:
     """Remember that ``client_id`` was issued a code in session ``sid`` (one row per pair); with
-    ``touch_session`` also move the session's ``last_active_at``."""
-    await conn.execute(_upsert_participation(conn.dialect.name), {"b_sid": sid, "b_client_id": client_id, "now": now})
+    ``touch_session`` also move the session's ``last_active_at``.  ``recorded_at``, when the caller
+    read it in this transaction, is the pair's ``last_code_at``: within ``ACTIVITY_GRANULARITY`` of
+    ``now`` nothing is written (the client's second sign-in of the minute costs no statement)."""
+    if recorded_at is None or now - recorded_at >= ACTIVITY_GRANULARITY:
+        await conn.execute(
+            _upsert_participation(conn.dialect.name), {"b_sid": sid, "b_client_id": client_id, "now": now}
+        )
     if touch_session:
         await conn.execute(_TOUCH, {"b_sid": sid, "now": now})
 

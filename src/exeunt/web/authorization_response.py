@@ -3,7 +3,7 @@ issuing a code (Core §3.1.2.5) and sending an error back to the verified redire
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,12 +14,10 @@ from exeunt.security import new_token, sha256_hex
 from exeunt.storage import grants
 from exeunt.storage import sessions as session_store
 from exeunt.storage.database import Connection
-from exeunt.storage.sessions import SessionRecord
+from exeunt.storage.sessions import ACTIVITY_GRANULARITY, SessionRecord
 from exeunt.tokens.session_state import session_state
 from exeunt.web.errors import redirect_with
 from exeunt.web.provider import Provider
-
-ACTIVITY_GRANULARITY = timedelta(minutes=1)  # last_active_at is not rewritten more often than this
 
 
 def error_redirect(provider: Provider, request: Request, err: RedirectError) -> Response:
@@ -39,9 +37,16 @@ def error_redirect(provider: Provider, request: Request, err: RedirectError) -> 
 
 
 async def issue_code(
-    provider: Provider, conn: Connection, req: AuthRequest, session: SessionRecord, browser_state: str
+    provider: Provider,
+    conn: Connection,
+    req: AuthRequest,
+    session: SessionRecord,
+    browser_state: str,
+    *,
+    participation_recorded_at: datetime | None = None,
 ) -> Response:
-    """Store a single-use code, record the client's participation, and redirect with the code."""
+    """Store a single-use code, record the client's participation (unless ``participation_recorded_at``,
+    read in this transaction, says it is recorded already), and redirect with the code."""
     now = provider.now()
     code = new_token(32)
     await grants.add_code(
@@ -66,6 +71,7 @@ async def issue_code(
         client_id=req.client.client_id,
         now=now,
         touch_session=now - session.last_active_at > ACTIVITY_GRANULARITY,
+        recorded_at=participation_recorded_at,
     )
     return redirect_with(
         req.redirect_uri,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from starlette.requests import Request
@@ -34,9 +35,20 @@ def _basic_credentials(header: str) -> tuple[str, str]:
     return unquote_plus(client_id), unquote_plus(secret)
 
 
-async def authenticate_client(
+@dataclass(frozen=True)
+class Credentials:
+    """Who a request says it is: a registered client, the secret presented (None: the client
+    authenticates with ``none``), and the guessing keys a wrong secret counts against."""
+
+    client: ClientRecord
+    secret: str | None
+    guesses: Keys
+
+
+async def identify_client(
     provider: Provider, conn: Connection, request: Request, params: dict[str, str]
-) -> ClientRecord:
+) -> Credentials:
+    """The client a request names and the credentials it presents, not yet verified."""
     header = request.headers.get("authorization", "")
     basic = header[:6].lower() == "basic "
     if basic and "client_secret" in params:
@@ -58,19 +70,38 @@ async def authenticate_client(
     if client.token_endpoint_auth_method != method:
         raise invalid_client(f"this client authenticates with {client.token_endpoint_auth_method}")
     if method == "none":
-        return client
-    guesses = client_keys(client.client_id, address_of(request))
-    wait = await locked_for(provider, conn, guesses, "client_secret")
-    if wait:  # refused before the secret is looked at, so guessing on gains nothing
-        raise OAuthError(
-            "invalid_client",
-            f"too many failed attempts for this client; retry in {wait} s",
-            429,
-            {"Retry-After": str(wait)},
-        )
-    if not verify_client_secret(secret, client.secret_hash):
-        raise WrongSecret(guesses)
-    return client
+        return Credentials(client, None, [])
+    return Credentials(client, secret, client_keys(client.client_id, address_of(request)))
+
+
+def locked_out(wait: int) -> OAuthError:
+    """The answer while a client's secret is locked against guessing: refused before the secret is
+    looked at, so guessing on gains nothing."""
+    return OAuthError(
+        "invalid_client",
+        f"too many failed attempts for this client; retry in {wait} s",
+        429,
+        {"Retry-After": str(wait)},
+    )
+
+
+def verified(who: Credentials) -> ClientRecord:
+    """The client, once its secret is right (raises ``WrongSecret``); call only when not locked out."""
+    if who.secret is not None and not verify_client_secret(who.secret, who.client.secret_hash):
+        raise WrongSecret(who.guesses)
+    return who.client
+
+
+async def authenticate_client(
+    provider: Provider, conn: Connection, request: Request, params: dict[str, str]
+) -> ClientRecord:
+    who = await identify_client(provider, conn, request, params)
+    if who.secret is None:
+        return who.client
+    wait = await locked_for(provider, conn, who.guesses, "client_secret")
+    if wait:
+        raise locked_out(wait)
+    return verified(who)
 
 
 class WrongSecret(OAuthError):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from starlette.requests import Request
 
 from exeunt import metrics
 from exeunt.storage import throttle as throttle_store
 from exeunt.storage.database import Connection
-from exeunt.throttling import Limit, after_failure, wait_seconds
+from exeunt.throttling import Limit, after_failure, seconds_until, wait_seconds
 from exeunt.web.provider import Provider
 from exeunt.words import NN_, Phrase
 
@@ -23,6 +25,14 @@ async def locked_for(provider: Provider, conn: Connection, keys: Keys, kind: str
     """Seconds the caller must wait before its next attempt counts (0: go ahead)."""
     counters = await throttle_store.read(conn, [k for k, _ in keys])
     wait = wait_seconds(list(counters.values()), provider.now())
+    if wait:
+        metrics.throttled.labels(kind).inc()
+    return wait
+
+
+def locked_until(locked: datetime | None, now: datetime, kind: str) -> int:
+    """``locked_for`` when the latest lock of the keys was read with something else (0: go ahead)."""
+    wait = seconds_until(locked, now)
     if wait:
         metrics.throttled.labels(kind).inc()
     return wait

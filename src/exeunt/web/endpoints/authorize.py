@@ -44,13 +44,15 @@ async def authorize(request: Request) -> Response:
             # A signed-in browser: validate, find the session and issue the code in one transaction.
             async with provider.db.write() as conn:
                 req = await validate(params, partial(provider.client, conn))
-                found = await session_store.get(conn, sid)
+                found, recorded_at = await session_store.get_for_client(conn, sid, req.client.client_id)
                 session = found if found is not None and found.is_live(now, idle) else None
                 if session is not None and not needs_login(req, session.auth_time, now):
                     # Signed in, but the state cookie was lost (cleared by hand): give it one, so the
                     # session_state issued now can read "unchanged" in the check_session iframe.
                     state_value = browser_state or new_token(16)
-                    response = await issue_code(provider, conn, req, session, state_value)
+                    response = await issue_code(
+                        provider, conn, req, session, state_value, participation_recorded_at=recorded_at
+                    )
                     if browser_state is None:
                         provider.cookies.set_browser_state(response, state_value)
                     if sha256_hex(state_value) != session.browser_state_hash:

@@ -23,8 +23,9 @@ from exeunt.storage import sessions as session_store
 from exeunt.storage import users as user_store
 from exeunt.storage.database import Connection
 from exeunt.tokens.id_token import mint_id_token
-from exeunt.web.client_auth import authenticate_client, client_endpoint
+from exeunt.web.client_auth import authenticate_client, client_endpoint, identify_client, locked_out, verified
 from exeunt.web.errors import NO_STORE, oauth_response
+from exeunt.web.guessing import locked_until
 from exeunt.web.provider import Provider
 
 log = logging.getLogger("exeunt.token")
@@ -171,13 +172,20 @@ async def _exchange(
     now = provider.now()
     code_hash = sha256_hex(code)
     # The code is spent by the first attempt, successful or not (the transaction commits either
-    # way).  A failed client authentication raises before anything is written: the code stays unspent.
+    # way).  A locked or wrong client secret raises after the spending statement (which reads the
+    # lock with the code and its session) and before anything else: the rollback leaves it unspent.
     async with provider.db.write() as conn:
-        client = await authenticate_client(provider, conn, request, params)
-        record, first_use = await grants.consume_code(conn, code_hash, now)
-        session = None
-        if record is not None and first_use:
-            session = await session_store.get_live(conn, record.sid, now, provider.config.session_idle_timeout)
+        who = await identify_client(provider, conn, request, params)
+        spent = await grants.consume_code(conn, code_hash, now, [key for key, _ in who.guesses])
+        if who.secret is not None:
+            wait = locked_until(spent.locked_until, now, "client_secret")
+            if wait:
+                raise locked_out(wait)
+        client = verified(who)
+        record, first_use = spent.code, spent.first_use
+        session = spent.session
+        if session is not None and not session.is_live(now, provider.config.session_idle_timeout):
+            session = None
         decision = rules.exchange_code(
             record,
             code_hash=code_hash,
