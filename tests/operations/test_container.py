@@ -104,6 +104,15 @@ def healthy(containers: Containers, name: str) -> bool:
     return done.returncode == 0
 
 
+def wait_healthy(containers: Containers, name: str, what: str) -> None:
+    """Until the container's own health check passes (a loaded machine starts it slowly); its log if never."""
+    try:
+        wait_until(lambda: healthy(containers, name), timeout=120, interval=0.5, what=what)
+    except AssertionError as exc:
+        logs = subprocess.run([*PODMAN, "logs", name], capture_output=True, text=True, timeout=30)
+        raise AssertionError(f"{exc}; its log ends:\n{(logs.stdout + logs.stderr)[-2000:]}") from None
+
+
 def add_client(containers: Containers, name: str, rp: RecordingRp) -> str:
     out = containers.exec(name, "exeunt", "clients", "add", rp.client_id, "--redirect-uri", rp.redirect_uri,
                           "--backchannel-logout-uri", rp.base + "/bc")  # fmt: skip
@@ -116,7 +125,7 @@ def test_the_image_on_sqlite_read_only_with_a_volume(containers: Containers, rec
     env = {"EXEUNT_ISSUER": issuer, "EXEUNT_PORT": str(port)}  # the image's command, another port
     data = containers.volume()
     name = containers.run("sqlite", env, extra=("--read-only", "-v", f"{data}:/data"))
-    wait_until(lambda: healthy(containers, name), timeout=60, what="the container to answer its health check")
+    wait_healthy(containers, name, "the container to answer its health check")
     assert containers.exec(name, "id", "-u").strip() == "10001"  # not root
     assert "user alice added" in containers.exec(name, "exeunt", "users", "add", "alice", "--password-stdin",
                                                   stdin=PASSWORD + "\n")  # fmt: skip
@@ -137,7 +146,7 @@ def test_the_image_on_sqlite_read_only_with_a_volume(containers: Containers, rec
     assert time.monotonic() - started < 10
     # The data lives in the volume: a new container on it knows alice.
     again = containers.run("sqlite2", env, extra=("--read-only", "-v", f"{data}:/data"))
-    wait_until(lambda: healthy(containers, again), timeout=60, what="the second container")
+    wait_healthy(containers, again, "the second container")
     assert "alice" in containers.exec(again, "exeunt", "users", "list")
 
 
@@ -163,7 +172,7 @@ def test_the_compose_topology_on_postgresql_loses_nothing_when_a_worker_is_kille
         ]
         workers = [containers.run(f"worker{i}", env, "exeunt", "worker") for i in range(2)]
         for name in (*idps, *workers):  # one health check for both roles
-            wait_until(lambda name=name: healthy(containers, name), timeout=60, what=f"{name} healthy")
+            wait_healthy(containers, name, f"{name} healthy")
         containers.exec(idps[0], "exeunt", "users", "add", "alice", "--password-stdin", stdin=PASSWORD + "\n")
         rp = RecordingRp("billing")
         receivers.append(rp)

@@ -52,6 +52,13 @@ class ServerThread:
         except BaseException as exc:  # surfaced by start()
             self.error = exc
         finally:
+            # Connections uvicorn left open (a request still running when its graceful shutdown
+            # ran out): closed here, not by the garbage collector during some later test.
+            for connection in list(self.server.server_state.connections):
+                transport = getattr(connection, "transport", None)
+                if transport is not None:
+                    transport.abort()
+            self.loop.run_until_complete(asyncio.sleep(0.01))  # the transports' close callbacks
             self.loop.run_until_complete(self.loop.shutdown_asyncgens())
             self.loop.close()
 
