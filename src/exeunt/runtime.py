@@ -15,7 +15,13 @@ from exeunt.storage.database import Database
 from exeunt.tokens.keys import KeyRecord, KeyRing, new_key_record, records_from_pem_files
 from exeunt.wakeups import Announcer, address
 
-KEY_RING_TTL = 30.0  # seconds before another process's key rotation is noticed
+KEY_RING_TTL = 1.0  # seconds before another process's key change is seen here
+
+
+# Which outboxes got rows, by their sender's name; None: any of them (another process, an operator).
+Outboxes = frozenset[str] | None
+LOGOUT_TOKENS = "backchannel"  # the back-channel logout outbox
+SECURITY_EVENTS = "ssf"  # the Shared Signals outbox
 
 
 class Runtime:
@@ -27,7 +33,7 @@ class Runtime:
         self._ring = ring
         self._ring_loaded = clock.monotonic()
         self._ring_lock = asyncio.Lock()
-        self._outbox_listeners: list[Callable[[], None]] = []
+        self._outbox_listeners: list[Callable[[Outboxes], None]] = []
         self._outcome_listeners: list[Callable[[], None]] = []
         # SQLite has no NOTIFY: a worker in another process of this host is woken by a datagram.
         self._announcer = Announcer(address(config.database_url) if db.is_sqlite else None)
@@ -74,15 +80,17 @@ class Runtime:
                     self._ring_loaded = self.clock.monotonic()
         return self._ring
 
-    def on_outbox(self, callback: Callable[[], None]) -> Callable[[], None]:
-        """Call ``callback`` whenever this process adds outbox rows; returns the unsubscribe function."""
+    def on_outbox(self, callback: Callable[[Outboxes], None]) -> Callable[[], None]:
+        """Call ``callback`` with the outboxes whenever this process adds rows to them (None: any);
+        returns the unsubscribe function."""
         self._outbox_listeners.append(callback)
         return lambda: self._outbox_listeners.remove(callback)
 
-    def outbox_changed(self) -> None:
+    def outbox_changed(self, outboxes: Outboxes = None) -> None:
+        """Rows were added to ``outboxes`` (by sender name: ``backchannel``, ``ssf``; None: any)."""
         for callback in list(self._outbox_listeners):
-            callback()
-        self._announcer.announce()
+            callback(outboxes)
+        self._announcer.announce(outboxes)
 
     def on_outcomes(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call ``callback`` whenever this process's worker has recorded delivery outcomes (a browser

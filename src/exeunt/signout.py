@@ -21,7 +21,7 @@ from exeunt import metrics, signals
 from exeunt.lifecycle import EndReason
 from exeunt.protocol.clients import ClientRecord
 from exeunt.protocol.logout import frontchannel_url
-from exeunt.runtime import Runtime
+from exeunt.runtime import LOGOUT_TOKENS, SECURITY_EVENTS, Runtime
 from exeunt.security import new_token
 from exeunt.storage import grants, outbox
 from exeunt.storage import sessions as session_store
@@ -92,6 +92,7 @@ class SignOuts:
         self.txn = txn  # one cause for every session this transaction ends (else each its own)
         self.ended: list[EndedSession] = []
         self.queued = 0  # outbox rows written in this transaction (logout tokens and SETs)
+        self.outboxes: set[str] = set()  # ... and which outboxes they are in
 
     async def end(
         self,
@@ -125,7 +126,7 @@ class SignOuts:
     async def credential_changed(self, user: UserRecord, *, by_owner: bool) -> None:
         """The person's password was set (by them, or an operator): CAEP credential-change, with this
         transaction's cause as ``txn``."""
-        self.queued += await signals.credential_changed(
+        events = await signals.credential_changed(
             self.conn,
             user_id=user.id,
             sub=user.sub,
@@ -135,6 +136,9 @@ class SignOuts:
             issuer=self.runtime.config.issuer,
             now=self.now,
         )
+        self.queued += events
+        if events:
+            self.outboxes.add(SECURITY_EVENTS)
 
     async def end_overdue(self, *, limit: int) -> list[EndedSession]:
         """End up to ``limit`` sessions past their absolute or idle deadline (the sweeper's batch),
@@ -148,7 +152,12 @@ class SignOuts:
             self.conn, endings, issuer=self.runtime.config.issuer, now=self.now, txn=self.txn
         )
         self.ended += ended
-        self.queued += sum(e.notifications for e in ended) + signals_queued
+        notifications = sum(e.notifications for e in ended)
+        self.queued += notifications + signals_queued
+        if notifications:
+            self.outboxes.add(LOGOUT_TOKENS)
+        if signals_queued:
+            self.outboxes.add(SECURITY_EVENTS)
         return ended
 
     def committed(self) -> None:
@@ -159,7 +168,7 @@ class SignOuts:
                 "session ended sid=%s reason=%s notifications=%d", e.signout.sid, e.signout.reason, e.notifications
             )
         if self.queued:
-            self.runtime.outbox_changed()
+            self.runtime.outbox_changed(frozenset(self.outboxes))
 
 
 @contextlib.asynccontextmanager

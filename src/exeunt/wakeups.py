@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 import socket
 import sys
 from collections.abc import Callable
@@ -24,6 +25,17 @@ def address(database_url: str) -> str | None:
     return "\0exeunt-wake-" + hashlib.sha256(database_url.encode()).hexdigest()[:24]
 
 
+def _message(outboxes: frozenset[str] | None) -> bytes:
+    """Who announces (the listening process ignores its own), and in which outboxes (* for any)."""
+    return f"{os.getpid()} {','.join(sorted(outboxes)) if outboxes else '*'}".encode()
+
+
+def _heard(message: bytes) -> tuple[int, frozenset[str] | None]:
+    pid, _, which = message.decode("ascii", "replace").partition(" ")
+    outboxes = frozenset(w for w in which.split(",") if w) if which and which != "*" else None
+    return (int(pid) if pid.isdigit() else 0), outboxes
+
+
 class Announcer:
     """Says "new rows" to whichever process listens (nobody listening is fine)."""
 
@@ -31,7 +43,7 @@ class Announcer:
         self.where = where
         self._socket: socket.socket | None = None
 
-    def announce(self) -> None:
+    def announce(self, outboxes: frozenset[str] | None = None) -> None:
         if self.where is None:
             return
         if self._socket is None:
@@ -39,7 +51,7 @@ class Announcer:
             self._socket.setblocking(False)
         # Nobody listens (ECONNREFUSED), or its queue is full (EAGAIN): fine either way.
         with contextlib.suppress(OSError):
-            self._socket.sendto(b"!", self.where)
+            self._socket.sendto(_message(outboxes), self.where)
 
     def close(self) -> None:
         if self._socket is not None:
@@ -48,9 +60,11 @@ class Announcer:
 
 
 class Listener:
-    """Calls ``wake`` when another process announces; binds only if no other process already does."""
+    """Calls ``wake`` with the outboxes when another process announces new rows (this process's own
+    announcements are for the others: it woke its worker already); binds only if no other process
+    already does."""
 
-    def __init__(self, where: str | None, wake: Callable[[], None]) -> None:
+    def __init__(self, where: str | None, wake: Callable[[frozenset[str] | None], None]) -> None:
         self.where = where
         self.wake = wake
         self._socket: socket.socket | None = None
@@ -71,12 +85,16 @@ class Listener:
 
     def _readable(self) -> None:
         assert self._socket is not None
+        heard: list[frozenset[str] | None] = []
         try:
-            while self._socket.recv(64):
-                pass
+            while message := self._socket.recv(256):
+                pid, outboxes = _heard(message)
+                if pid != os.getpid():
+                    heard.append(outboxes)
         except BlockingIOError:
             pass
-        self.wake()
+        if heard:
+            self.wake(None if None in heard else frozenset().union(*(h for h in heard if h is not None)))
 
     def close(self) -> None:
         if self._socket is not None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import jwt
 import pytest
 
+from exeunt.operations import applications
 from exeunt.operations import keys as key_operations
 from exeunt.runtime import KEY_RING_TTL
+from exeunt.web.provider import CLIENT_CACHE_TTL
 from tests.support.cli import exeunt
 from tests.support.flows import Browser, Rp, exchange, sign_out, verify_id_token
 from tests.support.idp import Idp
@@ -166,3 +169,29 @@ def test_signing_keys_can_come_from_pem_files(tmp_path: Path, sqlite_url: str) -
         browser.close()
     finally:
         idp.stop()
+
+
+def test_an_operators_change_is_seen_by_every_process_within_a_second(database_url: str, idp: Idp) -> None:
+    """Each instance caches client registrations and keys; a client disabled and a key rotated
+    through one instance are seen by another on the same database once its clock has moved a second."""
+    other = Idp(database_url).start()
+    try:
+        idp.add_client("notes", ["http://localhost:9/cb"])
+        query = {"client_id": "notes", "redirect_uri": "http://localhost:9/cb", "response_type": "code"}
+        authorize = other.url("/authorize?" + urlencode({**query, "scope": "openid", "state": "s"}))
+        assert httpx.get(authorize).status_code == 200  # the sign-in page: "notes" is cached there now
+        kids_before = {k["kid"] for k in other.jwks()["keys"]}
+
+        idp.call(applications.set_disabled(idp.provider.db, "notes", True))
+        [record] = idp.call(
+            key_operations.rotate_keys(
+                idp.provider.db, idp.config, algs=("RS256",), delay=timedelta(minutes=10), now=idp.clock.now()
+            )
+        )
+        other.travel(max(CLIENT_CACHE_TTL, KEY_RING_TTL) + 0.01)
+
+        refused = httpx.get(authorize)
+        assert refused.status_code == 400, refused.text[:300]
+        assert {k["kid"] for k in other.jwks()["keys"]} == kids_before | {record.kid}
+    finally:
+        other.stop()

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from exeunt.wakeups import Listener, address
+from exeunt.wakeups import Announcer, Listener, address
 from tests.support.cli import exeunt
 from tests.support.flows import Browser, Remote, Rp, exchange, sign_out
 from tests.support.process import ExeuntProcess
@@ -81,21 +81,32 @@ def test_serve_on_two_processes_one_worker(database_url: str, tmp_path: Path, re
 
 
 def test_a_worker_in_another_process_is_woken_on_sqlite(tmp_path: Path) -> None:
+    """Another process's announcement wakes the listener with the outboxes it names; the listening
+    process's own announcements do not (it woke its worker already)."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'exeunt.db'}"
     announce = ("from exeunt.wakeups import Announcer, address; import sys; "
-                "a = Announcer(address(sys.argv[1])); a.announce(); a.close()")  # fmt: skip
+                "a = Announcer(address(sys.argv[1])); a.announce(frozenset({'ssf'})); a.close()")  # fmt: skip
 
-    async def main() -> bool:
+    async def main() -> list[frozenset[str] | None]:
+        heard: list[frozenset[str] | None] = []
         woken = asyncio.Event()
-        listener = Listener(address(url), woken.set)
+
+        def wake(outboxes: frozenset[str] | None) -> None:
+            heard.append(outboxes)
+            woken.set()
+
+        listener = Listener(address(url), wake)
         assert listener.start()
-        assert not Listener(address(url), woken.set).start()  # one listener per database and host
+        assert not Listener(address(url), wake).start()  # one listener per database and host
+        own = Announcer(address(url))
         try:
+            own.announce(frozenset({"backchannel"}))  # this process's: not heard
             done = await asyncio.create_subprocess_exec(sys.executable, "-c", announce, url)
             await done.wait()
             await asyncio.wait_for(woken.wait(), 10)
-            return woken.is_set()
+            return heard
         finally:
+            own.close()
             listener.close()
 
-    assert asyncio.run(main())
+    assert asyncio.run(main()) == [frozenset({"ssf"})]

@@ -32,7 +32,6 @@ CLAIM_BATCH = 500
 SHUTDOWN_GRACE = 10.0  # seconds a stopping worker lets in-flight deliveries finish
 FLUSH_GATHER = 0.003  # seconds outcomes are gathered while other deliveries are in flight
 BACKLOG_FLUSH_GATHER = 0.1  # ... while working through a backlog: fewer, larger transactions
-URGENT_HEAD_START = 0.05  # seconds the initiating clients' deliveries get before the others start
 
 
 class Deliveries:
@@ -53,6 +52,13 @@ class Deliveries:
         self._results_ready = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._backlog = False
+        self._unreported = 0  # deliveries spawned whose outcome is not known yet
+        self._urgent_result = False  # an initiating client's outcome waits to be recorded: at once
+        # When to claim: the host's notices seen at the last claim, and when a row is due next
+        # (retries, leases running out) as read after it.  At least every IDLE_POLL regardless.
+        self._notices_seen = -1
+        self._next_due: datetime | None = None
+        self._claimed_at = float("-inf")
 
     @property
     def in_flight(self) -> int:
@@ -63,19 +69,37 @@ class Deliveries:
         if self._flusher is None:
             await self.sender.start()
             self._flusher = asyncio.create_task(self._flush_forever())
-        if self._room() >= self._claim_threshold():
+        now = self.host.clock.now()
+        if self._worth_claiming(now) and self._room() >= self._claim_threshold():
             if self._backlog:
                 await self.host.paced()
-            claimed = await self._claim_some()
-            if claimed and self._room() >= self._claim_threshold():
-                return 0.0  # more may be due right now
-        if self._room() < self._claim_threshold():
-            return IDLE_POLL  # a finished delivery wakes the host
-        async with self.host.runtime.db.read() as conn:
-            due = await self.queue.next_due_at(conn)
-        if due is None:
-            return IDLE_POLL
-        return max(0.0, (due - self.host.clock.now()).total_seconds())
+            self._notices_seen = self.host.notices(self.sender.name)
+            self._claimed_at = self.host.clock.monotonic()
+            await self._claim_some()
+            if self._backlog and self._room() >= self._claim_threshold():
+                return 0.0  # the claim came back full: more are due right now
+            async with self.host.runtime.db.read() as conn:
+                self._next_due = await self.queue.next_due_at(conn)
+        if self._room() < self._claim_threshold() or self._next_due is None:
+            return IDLE_POLL  # a finished delivery nudges the host
+        return max(0.0, (self._next_due - now).total_seconds())
+
+    def _worth_claiming(self, now: datetime) -> bool:
+        """A claim is a write transaction: taken when work may be waiting, not on every turn of the
+        host (a finished delivery's nudge, another job's wake-up)."""
+        return (
+            self._backlog
+            or self._notices_seen != self.host.notices(self.sender.name)
+            or (self._next_due is not None and now >= self._next_due)
+            or self._unprompted_look_due()
+        )
+
+    def _unprompted_look_due(self) -> bool:
+        """Every IDLE_POLL, a claim nothing asked for (rows another process added without a word:
+        PostgreSQL without LISTEN), on a turn when the host was idle, so one outbox's wake-up does
+        not cost the other a claim; under constant wake-ups, every 5 x IDLE_POLL regardless."""
+        since = self.host.clock.monotonic() - self._claimed_at
+        return since >= IDLE_POLL and (self.host.idle_turn or since >= 5 * IDLE_POLL)
 
     def _room(self) -> int:
         return self.config.backchannel_concurrency - len(self._tasks)
@@ -101,17 +125,14 @@ class Deliveries:
             if not handling:  # else: still queued here for its host; the renewed lease is all it needed
                 fresh.append(row)
         # The browser waits for the initiating client's delivery (and only that one) before it
-        # leaves for the post-logout redirect: send those first, the rest once they are done.
-        urgent = [self._spawn(r, loaded) for r in fresh if r.initiating]
-        rest = [r for r in fresh if not r.initiating]
-        if urgent and rest:
-            self._spawn_later(urgent, rest, loaded)
-        else:
-            for row in rest:
-                self._spawn(row, loaded)
+        # leaves for the post-logout redirect: its attempt starts first and its outcome is recorded
+        # as soon as it is known; the others start at once too, without waiting for it.
+        for row in sorted(fresh, key=lambda r: not r.initiating):
+            self._spawn(row, loaded)
         return len(fresh)
 
     def _spawn(self, row: QueuedRow, loaded: Any) -> asyncio.Task[None]:
+        self._unreported += 1
         return self._track(asyncio.create_task(self._deliver(row, loaded)))
 
     def _track(self, task: asyncio.Task[None]) -> asyncio.Task[None]:
@@ -119,19 +140,9 @@ class Deliveries:
         task.add_done_callback(self._finished)
         return task
 
-    def _spawn_later(self, first: list[asyncio.Task[None]], rows: list[QueuedRow], loaded: Any) -> None:
-        async def after_first() -> None:
-            done, _ = await asyncio.wait(first, timeout=URGENT_HEAD_START)
-            if done:
-                await self._flush()  # record it before the others take the loop: the browser is polling
-            for row in rows:
-                self._spawn(row, loaded)
-
-        self._track(asyncio.create_task(after_first()))
-
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        self.host.wake()
+        self.host.nudge()
 
     # -- one delivery ----------------------------------------------------------------------
     async def _deliver(self, row: QueuedRow, loaded: Any) -> None:
@@ -142,6 +153,7 @@ class Deliveries:
                 lease_end = self._leases.get(row.id, row.leased_until)
                 now = self.host.clock.now()
                 if lease_end is None or now + timedelta(seconds=self.config.backchannel_timeout) >= lease_end:
+                    self._due_by(lease_end or now)
                     return  # waited too long for this host: leave the row to be claimed again
                 try:
                     outcome = await self.sender.attempt(row, loaded, now)
@@ -156,8 +168,10 @@ class Deliveries:
                     )
         finally:
             self._leases.pop(row.id, None)
+            self._unreported -= 1
         latency = time.perf_counter() - started
         self._results.append(outcome)
+        self._urgent_result = self._urgent_result or row.initiating
         self._results_ready.set()
         log.info(
             "%s client=%s sid=%s attempt=%d outcome=%s status=%s latency_ms=%.1f%s",
@@ -177,11 +191,12 @@ class Deliveries:
     async def _flush_forever(self) -> None:
         while True:
             await self._results_ready.wait()
-            if self._tasks:
+            if self._unreported and not self._urgent_result:
                 # More answers are on their way: gather them into one transaction rather than
-                # writing one per answer (the initiating client's is written at once, see _spawn_later).
+                # writing one per answer (an initiating client's is written at once: a browser waits).
                 await asyncio.sleep(BACKLOG_FLUSH_GATHER if self._backlog else FLUSH_GATHER)
             self._results_ready.clear()
+            self._urgent_result = False
             await self._flush()
 
     async def _flush(self) -> None:
@@ -192,11 +207,18 @@ class Deliveries:
             async with self.host.database_time(), self.host.runtime.db.write() as conn:
                 await self.queue.record_outcomes(conn, self.host.owner, batch)
             self.host.runtime.outcomes_recorded()
+            for outcome in batch:
+                if outcome.retry_at is not None:
+                    self._due_by(outcome.retry_at)
         except Exception:
             log.exception("could not record %d delivery outcomes; will try again", len(batch))
             self._results = batch + self._results
             await asyncio.sleep(1.0)
             self._results_ready.set()
+
+    def _due_by(self, when: datetime) -> None:
+        """A row of this worker's will be due at ``when``: look then."""
+        self._next_due = when if self._next_due is None else min(self._next_due, when)
 
     async def finish(self) -> None:
         """Let in-flight deliveries finish (bounded), record them, and hand back unfinished rows."""

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from exeunt.delivery.sending import HttpSender, post
 from exeunt.protocol.clients import ClientRecord
 from exeunt.protocol.delivery import Answer, Outcome, classify
+from exeunt.runtime import LOGOUT_TOKENS
 from exeunt.storage import clients as client_store
 from exeunt.storage.database import Connection
 from exeunt.storage.outbox import DeliveryRecord
@@ -22,7 +23,7 @@ FORM_PREFIX = b"logout_token="  # a JWT is base64url and dots: nothing in it nee
 
 
 class LogoutTokenSender(HttpSender):
-    name = "backchannel"
+    name = LOGOUT_TOKENS
 
     async def load(self, conn: Connection, rows: list[DeliveryRecord]) -> dict[str, ClientRecord]:
         return await client_store.get_many(conn, sorted({r.client_id for r in rows}))

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from exeunt.delivery.sending import HttpSender, post
 from exeunt.protocol.delivery import Answer, DeliveryState, Outcome, classify
+from exeunt.runtime import SECURITY_EVENTS
 from exeunt.storage import streams as stream_store
 from exeunt.storage.database import Connection
 from exeunt.storage.security_events import CONTROL_EVENTS, EventRecord
@@ -24,7 +25,7 @@ from exeunt.tokens.security_event import SET_ALG, mint_set
 
 
 class SecurityEventSender(HttpSender):
-    name = "ssf"
+    name = SECURITY_EVENTS
 
     async def load(self, conn: Connection, rows: list[EventRecord]) -> dict[str, StreamRecord]:
         return await stream_store.get_many(conn, sorted({r.stream_id for r in rows}))

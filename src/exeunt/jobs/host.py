@@ -11,6 +11,7 @@ time to a share of the machine, so people signing in come first.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -22,7 +23,7 @@ from typing import Protocol
 from exeunt import wakeups
 from exeunt.clock import Clock
 from exeunt.jobs.pacing import Pacer
-from exeunt.runtime import Runtime
+from exeunt.runtime import Outboxes, Runtime
 from exeunt.security import new_token
 from exeunt.storage.database import is_unavailable
 from exeunt.storage.outbox import Listener
@@ -73,15 +74,34 @@ class JobHost:
         self._cpu_clock = cpu_clock  # this process's CPU seconds (injected in tests)
         self._cpu_counted = cpu_clock()  # ... up to what the pacer has been told of
         self._wake = asyncio.Event()
+        self.idle_turn = True  # this turn began because the host's sleep ran out, not by a wake-up
+        # How many times something said new work may be waiting (a sign-out queued here, another
+        # process's NOTIFY or datagram, a test), for every outbox and per outbox: a job claims when
+        # its count moved since it last looked.
+        self._notices_all = 0
+        self._notices: collections.Counter[str] = collections.Counter()
         self._stopping = asyncio.Event()
         self._database_failures = 0  # consecutive failed turns: the host backs off
-        self._listener = Listener(runtime.db.url, self.wake)
+        self._listener = Listener(runtime.db.url, lambda: self.wake())
         self._listener_tried = float("-inf")
 
     def add(self, job: Job) -> None:
         self.jobs.append(job)
 
-    def wake(self) -> None:
+    def wake(self, outboxes: Outboxes = None) -> None:
+        """New work may be waiting in ``outboxes`` (None: anywhere): the jobs look."""
+        if outboxes is None:
+            self._notices_all += 1
+        else:
+            self._notices.update(outboxes)
+        self._wake.set()
+
+    def notices(self, outbox: str) -> int:
+        """How often new work was announced for ``outbox`` (or for every one)."""
+        return self._notices_all + self._notices[outbox]
+
+    def nudge(self) -> None:
+        """Go round again (a job freed a slot), without claiming that new work is waiting."""
         self._wake.set()
 
     @property
@@ -137,8 +157,11 @@ class JobHost:
                 await asyncio.wait_for(self._stopping.wait(), delay)
             return
         await self._ensure_listener()
-        with contextlib.suppress(TimeoutError):
+        try:
             await asyncio.wait_for(self._wake.wait(), wait)
+            self.idle_turn = False
+        except TimeoutError:
+            self.idle_turn = True
 
     async def _ensure_listener(self) -> None:
         """On PostgreSQL, LISTEN for rows other processes add (retried every 10 s while it fails)."""

@@ -169,7 +169,7 @@ async def poll(runtime: Runtime, stream: StreamRecord, request: PollRequest, *, 
         raise rules.bad_request("this stream is delivered by push, not polled")
     deadline = asyncio.get_running_loop().time() + (0.0 if request.return_immediately else wait)
     arrived = asyncio.Event()
-    unsubscribe = runtime.on_outbox(arrived.set)
+    unsubscribe = runtime.on_outbox(lambda _outboxes: arrived.set())
     try:
         acknowledged = False
         while True:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -146,6 +147,15 @@ class LoadedKey:
         return self.record.alg
 
 
+@functools.lru_cache(maxsize=64)
+def _private_key(pem: str) -> PrivateKey:
+    """A stored key, parsed once per process (an RSA key takes milliseconds to load and check; the
+    ring is rebuilt every second)."""
+    private = serialization.load_pem_private_key(pem.encode(), password=None)
+    assert isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+    return private
+
+
 class KeyRing:
     """Keys of this installation, loaded from storage (or PEM files).  Immutable; build a new one to refresh.
 
@@ -157,8 +167,7 @@ class KeyRing:
     def __init__(self, records: list[KeyRecord], *, publish_after_retire: timedelta) -> None:
         self._keys: dict[str, LoadedKey] = {}
         for record in records:
-            private = serialization.load_pem_private_key(record.private_pem.encode(), password=None)
-            assert isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+            private = _private_key(record.private_pem)
             jwk = public_jwk(private)
             jwk.update(kid=record.kid, alg=record.alg, use="sig")
             self._keys[record.kid] = LoadedKey(record, private, jwk)

@@ -23,7 +23,7 @@ from exeunt.web.i18n import Pages
 
 log = logging.getLogger("exeunt.clients")
 CORS_ORIGINS_TTL = 10.0
-CLIENT_CACHE_TTL = 5.0  # seconds a process may use a client registration before reading it again
+CLIENT_CACHE_TTL = 1.0  # seconds a process may use a client registration before reading it again
 
 
 class Provider:
