@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -12,8 +13,11 @@ from exeunt.security import new_token
 from exeunt.storage import keys as key_store
 from exeunt.storage import secrets as secret_store
 from exeunt.storage.database import Database
+from exeunt.storage.outbox import OUTCOMES_CHANNEL, Listener
 from exeunt.tokens.keys import KeyRecord, KeyRing, new_key_record, records_from_pem_files
 from exeunt.wakeups import Announcer, address
+
+log = logging.getLogger("exeunt.runtime")
 
 KEY_RING_TTL = 1.0  # seconds before another process's key change is seen here
 
@@ -37,6 +41,11 @@ class Runtime:
         self._outcome_listeners: list[Callable[[], None]] = []
         # SQLite has no NOTIFY: a worker in another process of this host is woken by a datagram.
         self._announcer = Announcer(address(config.database_url) if db.is_sqlite else None)
+        # PostgreSQL: outcomes recorded by a worker in any process (LISTENed for once a browser waits).
+        self._outcomes_heard = (
+            None if db.is_sqlite else Listener(config.database_url, self.outcomes_recorded, OUTCOMES_CHANNEL)
+        )
+        self._outcomes_tried = float("-inf")
 
     @classmethod
     async def start(cls, config: Config, clock: Clock = SYSTEM) -> Runtime:
@@ -55,8 +64,16 @@ class Runtime:
                 ring = cls.ring_from(config, records_from_pem_files([str(p) for p in config.signing_key_files], now))
             else:
                 await key_store.lock_for_key_changes(conn)
-                ring = cls.ring_from(config, await key_store.list_all(conn))
-                missing = [alg for alg in SIGNING_ALGS if ring.signing_key(alg, now) is None]
+                records = await key_store.list_all(conn)
+                ring = cls.ring_from(config, records)
+                # A key not retired counts even if it signs only from a moment later: the one another
+                # process made while this one waited for the lock (its clock read before the wait, or
+                # a host's clock a little behind) must not make this one add a second key.
+                missing = [
+                    alg
+                    for alg in SIGNING_ALGS
+                    if not any(r.alg == alg and (r.retired_at is None or r.retired_at > now) for r in records)
+                ]
                 for alg in missing:
                     await key_store.add(conn, new_key_record(alg, now))
                 if missing:
@@ -102,6 +119,21 @@ class Runtime:
         for callback in list(self._outcome_listeners):
             callback()
 
+    async def hear_outcomes_of_other_processes(self) -> None:
+        """On PostgreSQL, LISTEN (from now on, on a connection of its own) for outcomes recorded by a
+        worker in any process; tried again at most every 10 s while it fails (then waiting requests
+        look every 50 ms instead)."""
+        listener = self._outcomes_heard
+        if listener is None or listener.connected or self.clock.monotonic() - self._outcomes_tried < 10.0:
+            return
+        self._outcomes_tried = self.clock.monotonic()
+        try:
+            await listener.connect()
+        except Exception as exc:  # asyncpg's errors, OSError, TimeoutError: the waiters poll instead
+            log.warning("cannot LISTEN for recorded outcomes (%s); waiting requests poll instead", exc)
+
     async def close(self) -> None:
         self._announcer.close()
+        if self._outcomes_heard is not None:
+            await self._outcomes_heard.close()
         await self.db.dispose()

@@ -15,8 +15,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from exeunt.clock import ShiftedClock
+from exeunt.config import SIGNING_ALGS, load_config
+from exeunt.runtime import Runtime
+from exeunt.storage import keys as key_store
+from exeunt.storage import outbox
+from exeunt.storage.database import Database
 from exeunt.wakeups import Announcer, Listener, address
 from tests.support.cli import exeunt
+from tests.support.databases import PostgresTemplate
 from tests.support.flows import Browser, Remote, Rp, exchange, sign_out
 from tests.support.process import ExeuntProcess
 from tests.support.rp import RecordingRp
@@ -110,3 +117,57 @@ def test_a_worker_in_another_process_is_woken_on_sqlite(tmp_path: Path) -> None:
             listener.close()
 
     assert asyncio.run(main()) == [frozenset({"ssf"})]
+
+
+def test_a_browser_waiting_in_any_process_hears_recorded_outcomes_on_postgresql(
+    postgresql_template: PostgresTemplate, tmp_path: Path
+) -> None:
+    """A worker that records an initiating client's outcome NOTIFYs every process, so a browser
+    waiting at /logout/continue in a process without the worker goes on at once."""
+    url = postgresql_template.fresh(tmp_path)
+
+    async def main() -> bool:
+        runtime = await Runtime.start(load_config({"EXEUNT_DATABASE_URL": url, "EXEUNT_ISSUER": "http://127.0.0.1:9"}))
+        worker_side = Database(url)
+        try:
+            heard = asyncio.Event()
+            runtime.on_outcomes(heard.set)
+            await runtime.hear_outcomes_of_other_processes()
+            async with worker_side.write() as conn:
+                await outbox.notify_outcomes(conn)
+            await asyncio.wait_for(heard.wait(), 10)
+            return heard.is_set()
+        finally:
+            await worker_side.dispose()
+            await runtime.close()
+
+    try:
+        assert asyncio.run(main())
+    finally:
+        postgresql_template.drop(url)
+
+
+def test_processes_starting_together_make_one_key_per_algorithm_on_postgresql(
+    postgresql_template: PostgresTemplate, tmp_path: Path
+) -> None:
+    """Two processes start on an empty database, one of them with a clock a second ahead: whichever
+    waits for the key lock uses the keys the other made instead of adding its own, even when they
+    sign only from a moment later by its clock (every process must sign with the same key)."""
+    url = postgresql_template.fresh(tmp_path)
+    config = load_config({"EXEUNT_DATABASE_URL": url, "EXEUNT_ISSUER": "http://127.0.0.1:9"})
+
+    async def main() -> list[str]:
+        ahead = ShiftedClock()
+        ahead.advance(1.0)
+        first, behind = await asyncio.gather(Runtime.start(config, ahead), Runtime.start(config))
+        try:
+            async with first.db.read() as conn:
+                return sorted(r.alg for r in await key_store.list_all(conn))
+        finally:
+            await first.close()
+            await behind.close()
+
+    try:
+        assert asyncio.run(main()) == sorted(SIGNING_ALGS)
+    finally:
+        postgresql_template.drop(url)

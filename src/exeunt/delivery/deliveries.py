@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from exeunt.delivery.sending import QueuedRow, Sender
 from exeunt.jobs.host import IDLE_POLL, JobHost
 from exeunt.protocol.delivery import DeliveryState, Outcome, retry_delay
+from exeunt.storage.outbox import notify_outcomes
 from exeunt.storage.queues import Queue
 
 log = logging.getLogger("exeunt.backchannel")
@@ -54,6 +55,7 @@ class Deliveries:
         self._backlog = False
         self._unreported = 0  # deliveries spawned whose outcome is not known yet
         self._urgent_result = False  # an initiating client's outcome waits to be recorded: at once
+        self._urgent_ids: set[int] = set()  # ... which rows: their recording is announced to every process
         # When to claim: the host's notices seen at the last claim, and when a row is due next
         # (retries, leases running out) as read after it.  At least every IDLE_POLL regardless.
         self._notices_seen = -1
@@ -171,7 +173,9 @@ class Deliveries:
             self._unreported -= 1
         latency = time.perf_counter() - started
         self._results.append(outcome)
-        self._urgent_result = self._urgent_result or row.initiating
+        if row.initiating:
+            self._urgent_result = True
+            self._urgent_ids.add(row.id)
         self._results_ready.set()
         log.info(
             "%s client=%s sid=%s attempt=%d outcome=%s status=%s latency_ms=%.1f%s",
@@ -201,11 +205,14 @@ class Deliveries:
 
     async def _flush(self) -> None:
         batch, self._results = self._results, []
+        urgent, self._urgent_ids = self._urgent_ids & {o.id for o in batch}, self._urgent_ids - {o.id for o in batch}
         if not batch:
             return
         try:
             async with self.host.database_time(), self.host.runtime.db.write() as conn:
                 await self.queue.record_outcomes(conn, self.host.owner, batch)
+                if urgent:
+                    await notify_outcomes(conn)  # a browser waiting in another process looks at once
             self.host.runtime.outcomes_recorded()
             for outcome in batch:
                 if outcome.retry_at is not None:
@@ -213,6 +220,7 @@ class Deliveries:
         except Exception:
             log.exception("could not record %d delivery outcomes; will try again", len(batch))
             self._results = batch + self._results
+            self._urgent_ids |= urgent
             await asyncio.sleep(1.0)
             self._results_ready.set()
 

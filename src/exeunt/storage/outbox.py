@@ -25,7 +25,8 @@ from exeunt.storage.signouts import SignoutRecord
 
 log = logging.getLogger("exeunt.outbox")
 deliveries = table_of(BackchannelDelivery)
-NOTIFY_CHANNEL = "exeunt_outbox"
+NOTIFY_CHANNEL = "exeunt_outbox"  # new rows: the workers claim
+OUTCOMES_CHANNEL = "exeunt_outcomes"  # an initiating client's outcome recorded: browsers waiting look
 
 
 @dataclass(frozen=True)
@@ -142,13 +143,22 @@ async def notify_workers(conn: AsyncConnection) -> None:
         await conn.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
 
 
-class Listener:
-    """A PostgreSQL connection of its own that LISTENs for new rows (``notify_workers``) and calls
-    ``on_notify``.  SQLite has no such thing: its worker is woken in-process, or polls."""
+async def notify_outcomes(conn: AsyncConnection) -> None:
+    """On PostgreSQL, tell every process (a browser may wait in any) when this transaction commits
+    that an initiating client's outcome is recorded."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text(f"NOTIFY {OUTCOMES_CHANNEL}"))
 
-    def __init__(self, database_url: str, on_notify: Callable[[], None]) -> None:
+
+class Listener:
+    """A PostgreSQL connection of its own that LISTENs on ``channel`` (new rows, ``notify_workers``;
+    or recorded outcomes, ``notify_outcomes``) and calls ``on_notify``.  SQLite has no such thing: its
+    worker is woken in-process or by a datagram, or polls."""
+
+    def __init__(self, database_url: str, on_notify: Callable[[], None], channel: str = NOTIFY_CHANNEL) -> None:
         self._dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
         self._on_notify = on_notify
+        self._channel = channel
         self._conn: Any = None
 
     @property
@@ -160,7 +170,7 @@ class Listener:
         import asyncpg  # type: ignore[import-untyped]
 
         conn = await asyncpg.connect(self._dsn, timeout=timeout)
-        await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._on_notify())
+        await conn.add_listener(self._channel, lambda *_: self._on_notify())
         conn.add_termination_listener(lambda *_: self._lost())
         self._conn = conn
 

@@ -297,8 +297,9 @@ async def _await_delivery(provider: Provider, signout: SignoutRecord, client_id:
     budget = min(provider.config.logout_wait - waited, provider.config.request_timeout - 1)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + budget
-    recorded = asyncio.Event()  # this process's worker recorded outcomes: look at once
+    recorded = asyncio.Event()  # a worker (this process's, or on PostgreSQL any) recorded outcomes: look at once
     unsubscribe = provider.runtime.on_outcomes(recorded.set)
+    await provider.runtime.hear_outcomes_of_other_processes()
     try:
         while True:
             recorded.clear()
@@ -309,7 +310,7 @@ async def _await_delivery(provider: Provider, signout: SignoutRecord, client_id:
             left = deadline - loop.time()
             if left <= 0:
                 return
-            # A worker in another process records without telling this one: look again now and then.
+            # A worker in another process on SQLite records without telling this one: look again now and then.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(recorded.wait(), min(left, CONTINUE_POLL))
     finally:
