@@ -35,7 +35,11 @@ def on_database(args: argparse.Namespace, action: Callable[..., Awaitable[T]], *
     config = config_of(args)
 
     async def run() -> T:
-        db = await startup.prepare_database(config, create=not getattr(args, "read_only", False))
+        # A command that only reads neither creates nor migrates the database: a container's health
+        # check ran the migrations of a SQLite file the starting server was migrating, and one of
+        # them failed with "database is locked".
+        read_only = getattr(args, "read_only", False)
+        db = await startup.prepare_database(config, create=not read_only, migrate=False if read_only else None)
         try:
             return await action(db, *params, **options)
         finally:
