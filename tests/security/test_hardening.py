@@ -23,7 +23,7 @@ from exeunt.protocol.clients import ClientRecord
 from exeunt.storage import clients as client_store
 from exeunt.storage import outbox
 from exeunt.storage.outbox import DeliveryRecord
-from exeunt.web.middleware import AccessLog, LastResort, SecurityHeaders
+from exeunt.web.middleware import Edge
 from tests.support.databases import PG_ADMIN_DSN, PostgresTemplate
 from tests.support.flows import Browser, Rp, exchange, hidden_fields, sign_out
 from tests.support.idp import Idp
@@ -361,10 +361,8 @@ def test_an_unexpected_error_still_carries_the_security_headers_and_request_id()
     app = Starlette(
         routes=[Route("/boom", boom), Route("/token", boom)],
         middleware=[
-            Middleware(AccessLog),
-            Middleware(SecurityHeaders),
             Middleware(
-                LastResort,
+                Edge,
                 is_api=lambda path: path == "/token",
                 unavailable=lambda exc: False,
                 on_unavailable=lambda: None,

@@ -45,7 +45,7 @@ from exeunt.web.endpoints import (
 )
 from exeunt.web.endpoints.discovery import PATHS
 from exeunt.web.errors import HANDLERS, NO_STORE, error_page
-from exeunt.web.middleware import AccessLog, Cors, Deadline, LastResort, SecurityHeaders, TrustedHost, host_name
+from exeunt.web.middleware import Edge, host_name
 from exeunt.web.provider import Provider
 from exeunt.words import N_
 from exeunt.worker import background_worker
@@ -228,17 +228,21 @@ def create_app(
         routes=routes(),
         lifespan=lifespan,
         middleware=[
-            Middleware(AccessLog),
-            Middleware(SecurityHeaders),
-            Middleware(TrustedHost, hosts=allowed_hosts(config), exempt_paths=frozenset(OPS_PATHS), home=config.issuer),
             Middleware(
-                Cors,
-                public_paths={"/.well-known/openid-configuration", PATHS["jwks_uri"]},
-                client_paths={PATHS["token_endpoint"], PATHS["userinfo_endpoint"], PATHS["revocation_endpoint"]},
+                Edge,
+                is_api=is_api,
+                unavailable=is_unavailable,
+                on_unavailable=database_trouble,
+                seconds=config.request_timeout,
+                hosts=allowed_hosts(config),
+                exempt_paths=frozenset(OPS_PATHS),
+                home=config.issuer,
+                public_paths=frozenset({"/.well-known/openid-configuration", PATHS["jwks_uri"]}),
+                client_paths=frozenset(
+                    {PATHS["token_endpoint"], PATHS["userinfo_endpoint"], PATHS["revocation_endpoint"]}
+                ),
                 allowed=cors_allowed,
             ),
-            Middleware(LastResort, is_api=is_api, unavailable=is_unavailable, on_unavailable=database_trouble),
-            Middleware(Deadline, seconds=config.request_timeout),
         ],
         exception_handlers={**HANDLERS, HTTPException: _http_error, Exception: _unexpected},
     )
