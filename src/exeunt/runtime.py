@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from exeunt.clock import SYSTEM, Clock
 from exeunt.config import SIGNING_ALGS, Config
+from exeunt.protocol.clients import ClientRecord
 from exeunt.security import new_token
 from exeunt.storage import keys as key_store
 from exeunt.storage import secrets as secret_store
 from exeunt.storage.database import Database
-from exeunt.storage.outbox import OUTCOMES_CHANNEL, Listener
+from exeunt.storage.outbox import OUTCOMES_CHANNEL, DeliveryRecord, Listener
 from exeunt.tokens.keys import KeyRecord, KeyRing, new_key_record, records_from_pem_files
 from exeunt.wakeups import Announcer, address
 
@@ -26,6 +28,29 @@ KEY_RING_TTL = 1.0  # seconds before another process's key change is seen here
 Outboxes = frozenset[str] | None
 LOGOUT_TOKENS = "backchannel"  # the back-channel logout outbox
 SECURITY_EVENTS = "ssf"  # the Shared Signals outbox
+
+
+class Handoff(Protocol):
+    """The delivery worker of this process taking a sign-out's logout tokens straight from the
+    transaction that queued them: the rows are written leased to it and handed over after the commit,
+    so the first token leaves without a claim (a write transaction) or a turn of the worker."""
+
+    @property
+    def owner(self) -> str:
+        """The lease owner its rows are written with."""
+        ...
+
+    def room(self) -> int:
+        """How many rows it can take now."""
+        ...
+
+    def lease_until(self) -> datetime:
+        """The lease a row written for it now gets."""
+        ...
+
+    def accept(self, rows: list[DeliveryRecord], clients: dict[str, ClientRecord]) -> None:
+        """Send these committed rows (leased to it), with the clients they are for."""
+        ...
 
 
 class Runtime:
@@ -46,6 +71,7 @@ class Runtime:
             None if db.is_sqlite else Listener(config.database_url, self.outcomes_recorded, OUTCOMES_CHANNEL)
         )
         self._outcomes_tried = float("-inf")
+        self.handoff: Handoff | None = None  # set while this process's worker takes sign-outs directly
 
     @classmethod
     async def start(cls, config: Config, clock: Clock = SYSTEM) -> Runtime:

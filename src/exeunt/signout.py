@@ -21,12 +21,13 @@ from exeunt import metrics, signals
 from exeunt.lifecycle import EndReason
 from exeunt.protocol.clients import ClientRecord
 from exeunt.protocol.logout import frontchannel_url
-from exeunt.runtime import LOGOUT_TOKENS, SECURITY_EVENTS, Runtime
+from exeunt.runtime import LOGOUT_TOKENS, SECURITY_EVENTS, Handoff, Runtime
 from exeunt.security import new_token
 from exeunt.storage import grants, outbox
 from exeunt.storage import sessions as session_store
 from exeunt.storage import signouts as signout_store
 from exeunt.storage.database import Connection
+from exeunt.storage.outbox import DeliveryRecord
 from exeunt.storage.signouts import Participant, SignoutRecord
 from exeunt.storage.users import UserRecord
 
@@ -93,6 +94,9 @@ class SignOuts:
         self.ended: list[EndedSession] = []
         self.queued = 0  # outbox rows written in this transaction (logout tokens and SETs)
         self.outboxes: set[str] = set()  # ... and which outboxes they are in
+        # Logout-token rows written leased to this process's worker, handed to it after the commit.
+        self.handed: list[DeliveryRecord] = []
+        self.clients: dict[str, ClientRecord] = {}
 
     async def end(
         self,
@@ -148,13 +152,21 @@ class SignOuts:
         return await self._end([_Ending(s.sid, s.overdue(self.now, idle) or EndReason.EXPIRED) for s in due])
 
     async def _end(self, endings: list[_Ending]) -> list[EndedSession]:
-        ended, signals_queued = await _end(
-            self.conn, endings, issuer=self.runtime.config.issuer, now=self.now, txn=self.txn
+        handoff = self.runtime.handoff
+        ended, signals_queued, handed = await _end(
+            self.conn,
+            endings,
+            issuer=self.runtime.config.issuer,
+            now=self.now,
+            txn=self.txn,
+            handoff=handoff if handoff is not None and not self.handed else None,
+            handed_clients=self.clients,
         )
         self.ended += ended
+        self.handed += handed
         notifications = sum(e.notifications for e in ended)
         self.queued += notifications + signals_queued
-        if notifications:
+        if notifications > len(handed):
             self.outboxes.add(LOGOUT_TOKENS)
         if signals_queued:
             self.outboxes.add(SECURITY_EVENTS)
@@ -167,7 +179,12 @@ class SignOuts:
             log.info(
                 "session ended sid=%s reason=%s notifications=%d", e.signout.sid, e.signout.reason, e.notifications
             )
-        if self.queued:
+        handoff = self.runtime.handoff
+        if self.handed and handoff is not None:
+            handoff.accept(self.handed, self.clients)
+        elif self.handed:  # the worker stopped meanwhile: its lease runs out, and another claims them
+            log.warning("%d logout tokens wait for their lease to run out: the worker stopped", len(self.handed))
+        if self.outboxes:
             self.runtime.outbox_changed(frozenset(self.outboxes))
 
 
@@ -221,14 +238,23 @@ async def end_overdue(runtime: Runtime, *, limit: int) -> list[EndedSession]:
 
 
 async def _end(
-    conn: Connection, endings: list[_Ending], *, issuer: str, now: datetime, txn: str | None
-) -> tuple[list[EndedSession], int]:
+    conn: Connection,
+    endings: list[_Ending],
+    *,
+    issuer: str,
+    now: datetime,
+    txn: str | None,
+    handoff: Handoff | None = None,
+    handed_clients: dict[str, ClientRecord] | None = None,
+) -> tuple[list[EndedSession], int, list[DeliveryRecord]]:
     """End a batch of sessions with a handful of set-based statements (a sweep of 200 sessions costs
-    about what one costs); those already ended are skipped.  Returns them, and the SETs queued."""
+    about what one costs); those already ended are skipped.  Returns them, the SETs queued, and the
+    logout-token rows written leased to ``handoff`` (when it has room for all of them; their clients
+    are added to ``handed_clients``)."""
     by_sid = {e.sid: e for e in endings}
     sessions = await session_store.end_many(conn, {e.sid: e.reason.value for e in endings}, now)
     if not sessions:
-        return [], 0
+        return [], 0, []
     sids = [s.sid for s in sessions]
     await grants.revoke_tokens_of_sessions(conn, sids, now)
     # BCL §2.7: refresh tokens without offline_access end with the session; offline ones too when
@@ -278,8 +304,12 @@ async def _end(
         targets.append((signout, told))
         ended.append(EndedSession(signout, notifications=len(told)))
     await signout_store.add_many(conn, signouts)
-    await outbox.enqueue_many(conn, targets, now)
-    return ended, await signals.session_revoked(conn, heard, issuer=issuer, now=now)
+    rows = sum(len(told) for _, told in targets)
+    leased_to = (handoff.owner, handoff.lease_until()) if handoff is not None and 0 < rows <= handoff.room() else None
+    handed = await outbox.enqueue_many(conn, targets, now, leased_to=leased_to)
+    if handed and handed_clients is not None:
+        handed_clients.update((c.client_id, c) for taking in taking_part.values() for c in taking)
+    return ended, await signals.session_revoked(conn, heard, issuer=issuer, now=now), handed
 
 
 def _participant(client: ClientRecord, issuer: str, sid: str) -> Participant:

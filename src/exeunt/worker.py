@@ -40,7 +40,7 @@ def background_worker(
     receiver never delays a logout token.  ``on_outcome`` / ``on_event_outcome`` hear every attempt
     (the metrics)."""
     host = JobHost(runtime, clock=clock, owner=owner, cpu_clock=cpu_clock)
-    logout_tokens = Deliveries(host, outbox.QUEUE, LogoutTokenSender(runtime, transport=transport))
+    logout_tokens = Deliveries(host, outbox.QUEUE, LogoutTokenSender(runtime, transport=transport), takes_handoffs=True)
     events = Deliveries(host, security_events.QUEUE, SecurityEventSender(runtime, transport=transport))
     for job, callback in ((logout_tokens, on_outcome), (events, on_event_outcome)):
         if callback is not None:

@@ -36,8 +36,11 @@ BACKLOG_FLUSH_GATHER = 0.1  # ... while working through a backlog: fewer, larger
 
 
 class Deliveries:
-    def __init__(self, host: JobHost, queue: Queue[Any], sender: Sender) -> None:
+    def __init__(self, host: JobHost, queue: Queue[Any], sender: Sender, *, takes_handoffs: bool = False) -> None:
+        """With ``takes_handoffs``, while running it takes the rows of this process's sign-outs
+        straight from their transactions (``runtime.Handoff``)."""
         self.host = host
+        self.takes_handoffs = takes_handoffs
         self.queue = queue
         self.sender = sender
         self.name = f"{sender.name} deliveries"
@@ -71,6 +74,8 @@ class Deliveries:
         if self._flusher is None:
             await self.sender.start()
             self._flusher = asyncio.create_task(self._flush_forever())
+            if self.takes_handoffs and self.host.runtime.handoff is None:
+                self.host.runtime.handoff = self
         now = self.host.clock.now()
         if self._worth_claiming(now) and self._room() >= self._claim_threshold():
             if self._backlog:
@@ -224,12 +229,34 @@ class Deliveries:
             await asyncio.sleep(1.0)
             self._results_ready.set()
 
+    # -- rows handed over by this process's sign-outs (runtime.Handoff) ----------------------
+    @property
+    def owner(self) -> str:
+        return self.host.owner
+
+    def room(self) -> int:
+        return 0 if self.host.stopping else self._room()
+
+    def lease_until(self) -> datetime:
+        return self.host.clock.now() + self.lease
+
+    def accept(self, rows: list[Any], clients: dict[str, Any]) -> None:
+        """Send committed rows written leased to this worker, the initiating client's first."""
+        if self.host.stopping:
+            return  # their lease runs out, and a worker claims them
+        for row in sorted(rows, key=lambda r: not r.initiating):
+            assert row.leased_until is not None
+            self._leases[row.id] = row.leased_until
+            self._spawn(row, clients)
+
     def _due_by(self, when: datetime) -> None:
         """A row of this worker's will be due at ``when``: look then."""
         self._next_due = when if self._next_due is None else min(self._next_due, when)
 
     async def finish(self) -> None:
         """Let in-flight deliveries finish (bounded), record them, and hand back unfinished rows."""
+        if self.host.runtime.handoff is self:
+            self.host.runtime.handoff = None  # sign-outs from now on are claimed (by another worker, or later)
         grace = min(self.config.backchannel_timeout, SHUTDOWN_GRACE)
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=grace)

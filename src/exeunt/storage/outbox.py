@@ -61,10 +61,16 @@ class DeliveryRecord:
 
 
 async def enqueue_many(
-    conn: AsyncConnection, batch: list[tuple[SignoutRecord, list[tuple[str, str]]]], now: datetime
-) -> None:
+    conn: AsyncConnection,
+    batch: list[tuple[SignoutRecord, list[tuple[str, str]]]],
+    now: datetime,
+    *,
+    leased_to: tuple[str, datetime] | None = None,
+) -> list[DeliveryRecord]:
     """One pending row per (sign-out, client with a back-channel URI), due at once, in one statement.
-    The caller wakes the workers once per transaction (``notify_workers``)."""
+    The caller wakes the workers once per transaction (``notify_workers``).  With ``leased_to``
+    (owner, until), the rows are written already leased to that worker, which is handed them after
+    the commit instead of claiming them; they are returned (else nothing is)."""
     rows = [
         {
             "signout_id": signout.id,
@@ -78,12 +84,19 @@ async def enqueue_many(
             "created_at": now,
             "attempts": 0,
             "next_attempt_at": now,
+            "lease_owner": leased_to[0] if leased_to else None,
+            "leased_until": leased_to[1] if leased_to else None,
         }
         for signout, targets in batch
         for client_id, uri in targets
     ]
-    if rows:
+    if not rows:
+        return []
+    if leased_to is None:
         await conn.execute(insert(deliveries), rows)
+        return []
+    written = await conn.execute(insert(deliveries).returning(*deliveries.c), rows)
+    return sorted((DeliveryRecord(**r._mapping) for r in written), key=lambda r: r.id)
 
 
 async def of_sid(conn: AsyncConnection, sid: str) -> list[DeliveryRecord]:
