@@ -68,7 +68,9 @@ class Runtime:
         self._announcer = Announcer(address(config.database_url) if db.is_sqlite else None)
         # PostgreSQL: outcomes recorded by a worker in any process (LISTENed for once a browser waits).
         self._outcomes_heard = (
-            None if db.is_sqlite else Listener(config.database_url, self.outcomes_recorded, OUTCOMES_CHANNEL)
+            None
+            if db.is_sqlite
+            else Listener(config.database_url, lambda _payload: self.outcomes_recorded(), OUTCOMES_CHANNEL)
         )
         self._outcomes_tried = float("-inf")
         self.handoff: Handoff | None = None  # set while this process's worker takes sign-outs directly

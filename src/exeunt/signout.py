@@ -195,8 +195,8 @@ async def signing_out(runtime: Runtime, *, txn: str | None = None) -> AsyncItera
     async with runtime.db.write() as conn:
         tx = SignOuts(runtime, conn, txn)
         yield tx
-        if tx.queued:
-            await outbox.notify_workers(conn)  # on PostgreSQL: every worker wakes when this commits
+        if tx.outboxes:  # rows handed to this process's worker need no other worker
+            await outbox.notify_workers(conn, frozenset(tx.outboxes))  # on PostgreSQL, when this commits
     tx.committed()
 
 

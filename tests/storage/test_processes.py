@@ -171,3 +171,37 @@ def test_processes_starting_together_make_one_key_per_algorithm_on_postgresql(
         assert asyncio.run(main()) == sorted(SIGNING_ALGS)
     finally:
         postgresql_template.drop(url)
+
+
+def test_workers_hear_which_outboxes_got_rows_on_postgresql(
+    postgresql_template: PostgresTemplate, tmp_path: Path
+) -> None:
+    """NOTIFY names the outboxes a transaction wrote to, so a worker claims only in those."""
+    url = postgresql_template.fresh(tmp_path)
+
+    async def main() -> list[str]:
+        heard: list[str] = []
+        arrived = asyncio.Event()
+
+        def on_notify(payload: str) -> None:
+            heard.append(payload)
+            arrived.set()
+
+        listener = outbox.Listener(url, on_notify)
+        writer = Database(url)
+        try:
+            await listener.connect()
+            for outboxes in (frozenset({"ssf"}), frozenset({"backchannel", "ssf"}), None):
+                arrived.clear()
+                async with writer.write() as conn:
+                    await outbox.notify_workers(conn, outboxes)
+                await asyncio.wait_for(arrived.wait(), 10)
+            return heard
+        finally:
+            await listener.close()
+            await writer.dispose()
+
+    try:
+        assert asyncio.run(main()) == ["ssf", "backchannel,ssf", ""]
+    finally:
+        postgresql_template.drop(url)

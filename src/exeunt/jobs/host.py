@@ -82,7 +82,9 @@ class JobHost:
         self._notices: collections.Counter[str] = collections.Counter()
         self._stopping = asyncio.Event()
         self._database_failures = 0  # consecutive failed turns: the host backs off
-        self._listener = Listener(runtime.db.url, lambda: self.wake())
+        self._listener = Listener(
+            runtime.db.url, lambda payload: self.wake(frozenset(payload.split(",")) if payload else None)
+        )
         self._listener_tried = float("-inf")
 
     def add(self, job: Job) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -150,10 +150,12 @@ async def requeue(conn: AsyncConnection, *, now: datetime, delivery_id: int | No
     return result.rowcount
 
 
-async def notify_workers(conn: AsyncConnection) -> None:
-    """On PostgreSQL, wake every listening worker when this transaction commits."""
+async def notify_workers(conn: AsyncConnection, outboxes: frozenset[str] | None = None) -> None:
+    """On PostgreSQL, wake every listening worker when this transaction commits, naming the outboxes
+    that got rows (None: any), so a worker does not claim in the others."""
     if conn.dialect.name == "postgresql":
-        await conn.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+        payload = ",".join(sorted(outboxes)) if outboxes else ""
+        await conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, payload)))
 
 
 async def notify_outcomes(conn: AsyncConnection) -> None:
@@ -168,7 +170,9 @@ class Listener:
     or recorded outcomes, ``notify_outcomes``) and calls ``on_notify``.  SQLite has no such thing: its
     worker is woken in-process or by a datagram, or polls."""
 
-    def __init__(self, database_url: str, on_notify: Callable[[], None], channel: str = NOTIFY_CHANNEL) -> None:
+    def __init__(self, database_url: str, on_notify: Callable[[str], None], channel: str = NOTIFY_CHANNEL) -> None:
+        """``on_notify`` gets the notification's payload (for new rows: the outboxes, comma-separated;
+        empty for any)."""
         self._dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
         self._on_notify = on_notify
         self._channel = channel
@@ -183,7 +187,7 @@ class Listener:
         import asyncpg  # type: ignore[import-untyped]
 
         conn = await asyncpg.connect(self._dsn, timeout=timeout)
-        await conn.add_listener(self._channel, lambda *_: self._on_notify())
+        await conn.add_listener(self._channel, lambda _conn, _pid, _channel, payload: self._on_notify(payload))
         conn.add_termination_listener(lambda *_: self._lost())
         self._conn = conn
 
