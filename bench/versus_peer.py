@@ -1,21 +1,28 @@
 """exeunt against node-oidc-provider, side by side, in one run: same fixture, same driver, same machine.
 
-The peer is ../shared/peers/node-oidc-provider (oidc-provider 9, in memory), started with its own
-start.sh; exeunt is started fresh with the same fixture: 20 confidential clients ``client-0`` …
-``client-19`` (client_secret_basic, RS256), their redirect, post-logout and back-channel URIs on one
-receiver at 127.0.0.1:RP_PORT, and user alice.  Figures, each with the ratio exeunt / peer:
+The peer is ../shared/peers/node-oidc-provider (oidc-provider 9; another folder with ``EXEUNT_PEER``),
+started with its own start.sh twice: in memory, and on Redis (its redis_adapter.mjs, the durable
+store a production deployment adds; Debian's redis-server on 127.0.0.1:6379, database 15, which the
+peer flushes; skipped when no Redis answers).  exeunt is started fresh with the same fixture: 20
+confidential clients ``client-0`` … ``client-19`` (client_secret_basic, RS256) and ``client-down``,
+their redirect, post-logout and back-channel URIs on one receiver at 127.0.0.1:RP_PORT (client-down's
+back-channel endpoint on another port, where it takes the request and never answers), and user
+alice.  Figures, each with the ratio exeunt / peer (in memory · on Redis):
 
 * SSO code flows/s for a signed-in browser (authorize → code → token → id_token validated against
-  the JWKS), sequential and 8 concurrent, with latency p50/p99 and the provider's CPU per flow
-  (from /proc, so the load generator's own CPU is not counted);
-* sign-out fan-out: a browser signed in to all 20 clients confirms its sign-out; the time until
-  the sign-out response, and until all 20 logout tokens have reached the receiver (median of N).
+  the JWKS), sequential, 8 and 32 concurrent, with latency p50/p99 and the provider's CPU per flow
+  (from /proc, so the load generator's own CPU is not counted; nor Redis's or PostgreSQL's);
+* SQL statements per flow (exeunt in one process: its ``exeunt_sql_statements_total``);
+* sign-outs (medians): a browser signed in to 20 clients, to one, and to one plus client-down,
+  confirms; the time until the response, the initiating client's logout token, all tokens, and the
+  browser back at the application (redirects and the logged-out page's link followed, without its
+  pause for a person to read it).
 
-exeunt runs on the embedded default (SQLite) as one process (``EXEUNT_PROCESSES=1``) and as its
-default, one process per core sharing the port (``EXEUNT_PROCESSES=auto``), and with ``--pg-url``
-also on PostgreSQL with one process per core.
+exeunt runs on SQLite as one process and as two (``EXEUNT_PROCESSES``), and with ``--pg-url`` on
+PostgreSQL as one process per core.  ``--only`` runs a subset (an A/B of one configuration).
 
 Usage: .venv/bin/python bench/versus_peer.py [--seconds 8] [--signouts 15] [--pg-url postgresql+asyncpg://...]
+       [--only peer-memory,peer-redis,sqlite-1,sqlite-n,pg-n]
 """
 
 from __future__ import annotations

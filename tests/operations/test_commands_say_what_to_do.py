@@ -5,9 +5,13 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import exeunt
 from tests.support.process import ExeuntProcess
 from tests.support.servers import free_port
+
+pytestmark = pytest.mark.slow  # dozens of commands, each a Python start-up
 
 CB = "http://localhost:9/cb"
 
