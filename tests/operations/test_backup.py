@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 import jwt
 import pytest
 
-from tests.support.cli import exeunt
+from tests.support.cli import exeunt, register_with_cli
 from tests.support.databases import PG_HOST_URL, PostgresTemplate, _pg_execute
 from tests.support.flows import Browser, Remote, Rp, exchange, sign_out
 from tests.support.process import ExeuntProcess
@@ -41,15 +41,8 @@ def test_backup_while_serving_and_restore_ends_what_was_live(tmp_path: Path, rec
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     env = {"EXEUNT_ISSUER": issuer, "EXEUNT_SECRET_KEY": "k" * 48}
-    rp = RecordingRp("notes")
-    receivers.append(rp)
-    added = exeunt("clients", "add", "notes", "--redirect-uri", rp.redirect_uri,
-                   "--backchannel-logout-uri", rp.base + "/bc", cwd=tmp_path, env=env)  # fmt: skip
-    assert added.returncode == 0, added.stderr
-    rp.start(issuer, added.stdout.split("client_secret: ")[1].split()[0])
-    client = Rp("notes", rp.redirect_uri, rp.secret)
-    alice = exeunt("users", "add", "alice", "--password-stdin", cwd=tmp_path, env=env, stdin=PASSWORD + "\n")
-    assert alice.returncode == 0, alice.stderr
+    client = register_with_cli("notes", issuer, cwd=tmp_path, env=env, password=PASSWORD, receivers=receivers)
+    rp = receivers[-1]
 
     server = ExeuntProcess(["serve", "--port", str(port)], env, tmp_path, tmp_path / "serve.log").wait_healthy(issuer)
     browsers: list[Browser] = []

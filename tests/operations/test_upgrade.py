@@ -17,9 +17,9 @@ from urllib.parse import parse_qs
 import jwt
 import pytest
 
-from tests.support.cli import exeunt
+from tests.support.cli import exeunt, register_with_cli
 from tests.support.databases import PG_HOST_URL, PostgresTemplate, _pg_execute
-from tests.support.flows import Browser, Remote, Rp, exchange, sign_out
+from tests.support.flows import Browser, Remote, exchange, sign_out
 from tests.support.process import ExeuntProcess
 from tests.support.rp import RecordingRp
 from tests.support.servers import free_port
@@ -76,18 +76,11 @@ def test_an_upgrade_from_the_previous_release_loses_no_notification(
         processes.append(process)
         return process
 
-    rp = RecordingRp("billing")
-    receivers.append(rp)
     browsers: list[Browser] = []
     try:
         assert exeunt("migrate", cwd=tmp_path, env=old).returncode == 0
-        added = exeunt("clients", "add", "billing", "--redirect-uri", rp.redirect_uri,
-                       "--backchannel-logout-uri", rp.base + "/bc", cwd=tmp_path, env=old)  # fmt: skip
-        assert added.returncode == 0, added.stderr
-        rp.start(issuer, added.stdout.split("client_secret: ")[1].split()[0])
-        client = Rp("billing", rp.redirect_uri, rp.secret)
-        user = exeunt("users", "add", "alice", "--password-stdin", cwd=tmp_path, env=old, stdin=PASSWORD + "\n")
-        assert user.returncode == 0, user.stderr
+        client = register_with_cli("billing", issuer, cwd=tmp_path, env=old, password=PASSWORD, receivers=receivers)
+        rp = receivers[-1]
         old_idp = start("old-serve", old, "serve", "--port", str(ports[0]), "--no-worker").wait_healthy(issuer)
         old_worker = start("old-worker", old, "worker")
         provider = Remote(issuer)

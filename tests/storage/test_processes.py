@@ -22,9 +22,9 @@ from exeunt.storage import keys as key_store
 from exeunt.storage import outbox
 from exeunt.storage.database import Database
 from exeunt.wakeups import Announcer, Listener, address
-from tests.support.cli import exeunt
+from tests.support.cli import exeunt, register_with_cli
 from tests.support.databases import PostgresTemplate
-from tests.support.flows import Browser, Remote, Rp, exchange, sign_out
+from tests.support.flows import Browser, Remote, exchange, sign_out
 from tests.support.process import ExeuntProcess
 from tests.support.rp import RecordingRp
 from tests.support.servers import free_port
@@ -42,14 +42,10 @@ def test_serve_on_two_processes_one_worker(database_url: str, tmp_path: Path, re
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     env = {"EXEUNT_ISSUER": issuer, "EXEUNT_DATABASE_URL": database_url, "EXEUNT_SECRET_KEY": "p" * 48}
-    rp = RecordingRp("notes")
-    receivers.append(rp)
-    added = exeunt("clients", "add", "notes", "--redirect-uri", rp.redirect_uri,
-                   "--backchannel-logout-uri", rp.base + "/bc", cwd=tmp_path, env=env)  # fmt: skip
-    assert added.returncode == 0, added.stderr
-    rp.start(issuer, added.stdout.split("client_secret: ")[1].split()[0])
-    client = Rp("notes", rp.redirect_uri, rp.secret)
-    exeunt("users", "add", "alice", "--password-stdin", cwd=tmp_path, env=env, stdin="correct horse battery\n")
+    client = register_with_cli(
+        "notes", issuer, cwd=tmp_path, env=env, password="correct horse battery", receivers=receivers
+    )
+    rp = receivers[-1]
     server = ExeuntProcess(["serve", "--port", str(port)], {**env, "EXEUNT_PROCESSES": "2"}, tmp_path,
                            tmp_path / "serve.log")  # fmt: skip
     try:

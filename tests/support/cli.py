@@ -8,6 +8,9 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from tests.support.flows import Rp
+from tests.support.rp import RecordingRp
+
 EXEUNT = [sys.executable, "-m", "exeunt.cli"]
 
 
@@ -25,3 +28,25 @@ def exeunt(
         timeout=timeout,
         env={k: v for k, v in {**clean, **(env or {})}.items() if v is not None},
     )
+
+
+def register_with_cli(
+    name: str,
+    issuer: str,
+    *,
+    cwd: Path,
+    env: Mapping[str, str | None],
+    password: str,
+    receivers: list[RecordingRp],
+) -> Rp:
+    """What an operator does first: ``clients add`` a back-channel application (a recording RP, added
+    to ``receivers`` to be stopped, started with the secret the command printed) and ``users add alice``."""
+    rp = RecordingRp(name)
+    receivers.append(rp)
+    added = exeunt("clients", "add", name, "--redirect-uri", rp.redirect_uri,
+                   "--backchannel-logout-uri", rp.base + "/bc", cwd=cwd, env=env)  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    rp.start(issuer, added.stdout.split("client_secret: ")[1].split()[0])
+    alice = exeunt("users", "add", "alice", "--password-stdin", cwd=cwd, env=env, stdin=password + "\n")
+    assert alice.returncode == 0, alice.stderr
+    return Rp(name, rp.redirect_uri, rp.secret)

@@ -57,8 +57,9 @@ class Deliveries:
         self._flusher: asyncio.Task[None] | None = None
         self._backlog = False
         self._unreported = 0  # deliveries spawned whose outcome is not known yet
-        self._urgent_result = False  # an initiating client's outcome waits to be recorded: at once
-        self._urgent_ids: set[int] = set()  # ... which rows: their recording is announced to every process
+        # Initiating clients' outcomes waiting to be recorded: written at once (a browser waits), and
+        # announced to every process.
+        self._urgent_ids: set[int] = set()
         # When to claim: the host's notices seen at the last claim, and when a row is due next
         # (retries, leases running out) as read after it.  At least every IDLE_POLL regardless.
         self._notices_seen = -1
@@ -179,7 +180,6 @@ class Deliveries:
         latency = time.perf_counter() - started
         self._results.append(outcome)
         if row.initiating:
-            self._urgent_result = True
             self._urgent_ids.add(row.id)
         self._results_ready.set()
         log.info(
@@ -200,12 +200,11 @@ class Deliveries:
     async def _flush_forever(self) -> None:
         while True:
             await self._results_ready.wait()
-            if self._unreported and not self._urgent_result:
+            if self._unreported and not self._urgent_ids:
                 # More answers are on their way: gather them into one transaction rather than
                 # writing one per answer (an initiating client's is written at once: a browser waits).
                 await asyncio.sleep(BACKLOG_FLUSH_GATHER if self._backlog else FLUSH_GATHER)
             self._results_ready.clear()
-            self._urgent_result = False
             await self._flush()
 
     async def _flush(self) -> None:
