@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,21 @@ def test_read_only_commands_refuse_to_create_a_database_and_writers_say_where(tm
     assert "active, operator" in exeunt("users", "list", cwd=tmp_path).stdout
     assert exeunt("users", "revoke-operator", "alice", cwd=tmp_path).returncode == 0
     assert "operator" not in exeunt("users", "list", cwd=tmp_path).stdout.splitlines()[1]
+
+
+def test_a_read_only_command_never_migrates_a_database_a_server_may_be_migrating(tmp_path: Path) -> None:
+    """The container's health check (read-only) ran the migrations of the SQLite file its starting
+    server was migrating ("database is locked"): on a file not at the newest schema it says what to
+    do and writes no table."""
+    sqlite3.connect(tmp_path / "exeunt.db").close()  # an empty file: a server about to migrate it
+    checked = exeunt("users", "list", cwd=tmp_path)
+    assert checked.returncode == 2 and "run `exeunt migrate` first" in checked.stderr, checked.stderr
+    with sqlite3.connect(tmp_path / "exeunt.db") as db:
+        assert db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone() == (0,)
+    health = exeunt("healthcheck", "--worker", cwd=tmp_path)
+    assert health.returncode != 0 and "Traceback" not in health.stderr
+    with sqlite3.connect(tmp_path / "exeunt.db") as db:
+        assert db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone() == (0,)
 
 
 def test_a_taken_port_and_a_mismatched_issuer_are_said_plainly(tmp_path: Path) -> None:
